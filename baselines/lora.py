@@ -1,0 +1,225 @@
+"""Parametric memory: the corpus trained into a LoRA adapter with a plain, readable loop.
+
+The adapter is saved in peft's format (adapter_config.json + safetensors) under the cache,
+keyed by model, corpus, config and seed, so a rerun loads it instead of training, and the
+stock `lm_eval --model hf --model_args pretrained=...,peft=<folder>` can score it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from bench.adapters import load_adapter
+from bench.config import check, config_dict, stable_hash
+from bench.cost import PeakMemory
+from bench.memory import Corpus, Footprint, Memory, Recall
+from bench.models import LoadedModel, render_prompt
+from bench.paths import cache_dir
+
+ADAPTER = "main"
+TRAIN_LOG = "kmbench_train.json"
+
+
+@dataclass(frozen=True)
+class LoRAConfig:
+    rank: int = 32
+    alpha: int = 0  # 0 means 2 x rank
+    target_modules: tuple[str, ...] = ("all-linear",)
+    dropout: float = 0.0
+    layers: tuple[int, ...] = ()  # empty: every layer
+    lr: float = 1e-3
+    epochs: int = 20
+    max_steps: int = 0  # > 0 overrides epochs
+    batch_size: int = 16
+    schedule: str = "cosine"
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    loss_on: str = "answer"
+    answer_marker: str = "Answer:"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(self.rank > 0, "rank must be positive")
+        check(self.alpha >= 0, "alpha must be >= 0 (0 means 2 x rank)")
+        check(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)")
+        check(self.lr > 0, "lr must be positive")
+        check(self.epochs > 0 or self.max_steps > 0, "epochs or max_steps must be positive")
+        check(self.batch_size > 0, "batch_size must be positive")
+        check(self.schedule in ("cosine", "constant"), "schedule must be 'cosine' or 'constant'")
+        check(0.0 <= self.warmup_ratio < 1.0, "warmup_ratio must be in [0, 1)")
+        check(self.loss_on in ("answer", "all"), "loss_on must be 'answer' or 'all'")
+        check(bool(self.target_modules), "target_modules must not be empty")
+
+
+@dataclass(frozen=True)
+class Example:
+    prompt_ids: list[int]
+    target_ids: list[int]
+
+
+def split_answer(text: str, marker: str) -> tuple[str, str]:
+    """Prompt and answer around the last `marker`; no marker means the whole text is the answer."""
+    cut = text.rfind(marker) if marker else -1
+    if cut < 0:
+        return "", text
+    end = cut + len(marker)
+    return text[:end], text[end:]
+
+
+def make_examples(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> list[Example]:
+    tok = model.tokenizer
+    examples = []
+    for doc in corpus.documents:
+        prompt, answer = split_answer(doc.contents, cfg.answer_marker)
+        prompt = render_prompt(model, prompt) if prompt else ""
+        if model.chat_template:
+            answer = answer.lstrip()
+        prompt_ids = tok(prompt, add_special_tokens=False).input_ids if prompt else []
+        answer_ids = [*tok(answer, add_special_tokens=False).input_ids, tok.eos_token_id]
+        if cfg.loss_on == "all":
+            prompt_ids, answer_ids = [], prompt_ids + answer_ids
+        examples.append(Example(prompt_ids, answer_ids))
+    return examples
+
+
+def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded ids; labels are -100 on the prompt and padding so only answers are learned."""
+    width = max(len(e.prompt_ids) + len(e.target_ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id)
+    labels = torch.full((len(batch), width), -100)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, e in enumerate(batch):
+        seq = e.prompt_ids + e.target_ids
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+        labels[row, len(e.prompt_ids) : len(seq)] = torch.tensor(e.target_ids)
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def lr_factor(step: int, total: int, cfg: LoRAConfig) -> float:
+    warmup = int(total * cfg.warmup_ratio)
+    if step < warmup:
+        return (step + 1) / warmup
+    if cfg.schedule == "constant":
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def peft_config(cfg: LoRAConfig):  # -> peft.LoraConfig
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=cfg.rank,
+        lora_alpha=cfg.alpha or 2 * cfg.rank,
+        lora_dropout=cfg.dropout,
+        target_modules="all-linear" if cfg.target_modules == ("all-linear",) else list(cfg.target_modules),
+        layers_to_transform=list(cfg.layers) or None,
+        task_type="CAUSAL_LM",
+    )
+
+
+def train_adapter(model: LoadedModel, examples: list[Example], cfg: LoRAConfig, folder: Path) -> dict:
+    """Train one adapter and save it to `folder` (atomically); returns the training log."""
+    from peft import get_peft_model
+
+    torch.manual_seed(cfg.seed)
+    peft_model = get_peft_model(model.model, peft_config(cfg))
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = cfg.max_steps or cfg.epochs * math.ceil(len(examples) / cfg.batch_size)
+    order = torch.Generator().manual_seed(cfg.seed)
+    log: dict = {"losses": [], "tokens": 0, "steps": total}
+    started = time.perf_counter()
+    peft_model.train()
+    step = 0
+    with tqdm(total=total, desc="lora train", unit="step") as bar:
+        while step < total:
+            perm = torch.randperm(len(examples), generator=order).tolist()
+            epoch_loss = []
+            for start in range(0, len(examples), cfg.batch_size):
+                if step >= total:
+                    break
+                batch = collate(
+                    [examples[i] for i in perm[start : start + cfg.batch_size]], model.tokenizer.pad_token_id
+                )
+                batch = {k: v.to(model.device) for k, v in batch.items()}
+                for group in optimizer.param_groups:
+                    group["lr"] = cfg.lr * lr_factor(step, total, cfg)
+                loss = peft_model(**batch).loss
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                log["tokens"] += int(batch["attention_mask"].sum())
+                epoch_loss.append(loss.item())
+                step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            log["losses"].append(round(sum(epoch_loss) / len(epoch_loss), 5))
+    log["seconds"] = time.perf_counter() - started
+    log["trainable_params"] = sum(p.numel() for p in params)
+    peft_model.eval()
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    peft_model.save_pretrained(partial)
+    peft_model.unload()  # leave the base model as it was; reading loads the saved files
+    (partial / TRAIN_LOG).write_text(json.dumps(log, indent=1))
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
+    return log
+
+
+class LoRAMemory(Memory):
+    name = "lora"
+    config_class = LoRAConfig
+
+    def adapter_folder(self, corpus: Corpus, model: LoadedModel) -> Path:
+        key = stable_hash(
+            {
+                "model": model.source,
+                "chat": model.chat_template,
+                "corpus": corpus.sha256,
+                "config": config_dict(self.config),
+            }
+        )
+        return cache_dir() / "adapters" / f"{corpus.name}-r{self.config.rank}-{key}"
+
+    def write(self, corpus: Corpus, model: LoadedModel) -> None:
+        folder = self.adapter_folder(corpus, model)
+        self._cached = (folder / TRAIN_LOG).is_file()
+        if self._cached:
+            self._log = json.loads((folder / TRAIN_LOG).read_text())
+        else:
+            with PeakMemory() as peak:
+                self._log = train_adapter(model, make_examples(corpus, model, self.config), self.config, folder)
+            self._log["peak_mb"] = peak.megabytes
+            (folder / TRAIN_LOG).write_text(json.dumps(self._log, indent=1))
+        load_adapter(model, ADAPTER, folder)
+        self.folder = folder
+        self._n_base = model.n_params
+
+    def recall(self, queries: Sequence[str], budget_tokens: int) -> list[Recall]:
+        return [Recall(adapters=(ADAPTER,)) for _ in queries]
+
+    def footprint(self) -> Footprint:
+        return Footprint(
+            trainable_params=self._log["trainable_params"],
+            storage_bytes=sum(f.stat().st_size for f in self.folder.glob("*.safetensors")),
+            write_tokens=self._log["tokens"],
+            # forward (2N) + activation gradients (2N) per token; frozen weights get no weight gradients
+            write_flops=4.0 * self._n_base * self._log["tokens"],
+            write_seconds=self._log["seconds"],
+            write_peak_mb=self._log.get("peak_mb"),
+            cached=self._cached,
+        )

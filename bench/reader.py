@@ -1,0 +1,168 @@
+"""Answering: the one place that turns (question, recall) into generated text, for every memory.
+
+Queries that share an adapter set are answered together, in length-sorted batches, so a
+memory with many adapters pays for switching once per set and not once per query. When a
+group's prompts share a long prefix (ICL puts the same corpus before every question), that
+prefix is encoded once and its key/value cache reused, and its cost is shared by the group.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+from transformers import StoppingCriteria, StoppingCriteriaList
+
+from bench.adapters import adapters_active
+from bench.memory import Recall
+from bench.models import LoadedModel, render_prompt
+
+CONTEXT_SEPARATOR = "\n\n"
+MIN_SHARED_PREFIX = 64  # tokens; below this, encoding the prefix once saves little
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    prompt_tokens: int  # everything the model read: context, question and template
+    context_tokens: int  # the part a memory added
+    seconds: float  # this query's share of its group's wall time
+    dropped: int  # knowledge pieces the budget left out
+
+
+def truncate_to_budget(model: LoadedModel, context: str, budget: int) -> tuple[str, int]:
+    """Guard against a memory that overran its budget: cut the context, return it and its size."""
+    ids = model.tokenizer(context, add_special_tokens=False).input_ids
+    if len(ids) > budget:
+        ids = ids[:budget]
+        context = model.tokenizer.decode(ids)
+    return context, len(ids)
+
+
+def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """Tokens all rows start with, leaving each row at least one token of its own."""
+    shortest = min(len(r) for r in rows)
+    n = 0
+    while n < shortest - 1 and all(r[n] == rows[0][n] for r in rows):
+        n += 1
+    return n
+
+
+class Reader:
+    def __init__(self, model: LoadedModel, batch_size: int = 16) -> None:
+        self.model = model
+        self.batch_size = batch_size
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        recalls: Sequence[Recall],
+        budget: int,
+        until: Sequence[str],
+        max_new_tokens: int,
+    ) -> list[Answer]:
+        tok = self.model.tokenizer
+        ids, context_tokens = [], []
+        for prompt, recall in zip(prompts, recalls, strict=True):
+            context, n = truncate_to_budget(self.model, recall.context, budget) if recall.context else ("", 0)
+            text = render_prompt(self.model, context + CONTEXT_SEPARATOR + prompt if context else prompt)
+            ids.append(tok(text, add_special_tokens=False).input_ids)
+            context_tokens.append(n)
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for i, recall in enumerate(recalls):
+            groups[(recall.adapters, recall.weights)].append(i)
+        answers: list[Answer | None] = [None] * len(prompts)
+        with tqdm(total=len(prompts), desc="answer", unit="q") as bar:
+            for members in groups.values():
+                with adapters_active(self.model, recalls[members[0]]) as net:
+                    started = time.perf_counter()
+                    texts = self._answer_group(net, [ids[i] for i in members], until, max_new_tokens, bar)
+                    share = (time.perf_counter() - started) / len(members)
+                for i, text in zip(members, texts, strict=True):
+                    answers[i] = Answer(text, len(ids[i]), context_tokens[i], share, recalls[i].dropped)
+        return answers  # type: ignore[return-value]
+
+    def _answer_group(
+        self, net: Any, rows: list[list[int]], until: Sequence[str], max_new: int, bar: tqdm
+    ) -> list[str]:
+        """Batches of similar length; with a long shared prefix, batches of equal length over its cache."""
+        prefix = shared_prefix_length(rows) if len(rows) > 1 else 0
+        cache = self._encode_prefix(net, rows[0][:prefix]) if prefix >= MIN_SHARED_PREFIX else None
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]), reverse=True)
+        batches: list[list[int]] = []
+        for i in order:
+            last = batches[-1] if batches else None
+            fits = last is not None and len(last) < self.batch_size
+            if fits and (cache is None or len(rows[last[0]]) == len(rows[i])):
+                last.append(i)
+            else:
+                batches.append([i])
+        texts: list[str] = [""] * len(rows)
+        for batch in batches:
+            past = None
+            if cache is not None:
+                past = copy.deepcopy(cache)
+                past.batch_repeat_interleave(len(batch))
+            outputs = self._generate_batch(net, [rows[i] for i in batch], until, max_new, past)
+            for i, text in zip(batch, outputs, strict=True):
+                texts[i] = text
+            bar.update(len(batch))
+        return texts
+
+    @torch.inference_mode()
+    def _encode_prefix(self, net: Any, prefix: list[int]) -> Any:
+        out = net(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True)
+        return out.past_key_values
+
+    @torch.inference_mode()
+    def _generate_batch(
+        self, net: Any, rows: list[list[int]], until: Sequence[str], max_new: int, past: Any
+    ) -> list[str]:
+        tok = self.model.tokenizer
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), tok.pad_token_id)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for b, row in enumerate(rows):  # left padding, as decoder-only generation needs
+            ids[b, width - len(row) :] = torch.tensor(row)
+            mask[b, width - len(row) :] = 1
+        out = net.generate(
+            input_ids=ids.to(self.model.device),
+            attention_mask=mask.to(self.model.device),
+            past_key_values=past,
+            max_new_tokens=max_new,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+            stopping_criteria=StoppingCriteriaList([StopAfterAnswer(tok, width, until)]) if until else None,
+        )
+        return [cut_at_stop(t, until) for t in tok.batch_decode(out[:, width:], skip_special_tokens=True)]
+
+
+def cut_at_stop(text: str, until: Sequence[str]) -> str:
+    """The answer: leading blank space dropped, then cut before the first stop string."""
+    text = text.lstrip()
+    cuts = [text.index(s) for s in until if s and s in text]
+    return text[: min(cuts)] if cuts else text
+
+
+class StopAfterAnswer(StoppingCriteria):
+    """Stop a row once its answer, after any leading blank lines, reaches a stop string.
+
+    Small models often open with a newline; stopping there (as a plain `until=["\\n"]` does)
+    would score an empty answer for reasons that have nothing to do with memory.
+    """
+
+    def __init__(self, tokenizer: Any, prompt_width: int, until: Sequence[str]) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_width = prompt_width
+        self.until = [s for s in until if s]
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_width :], skip_special_tokens=True)
+        done = [any(s in t.lstrip() for s in self.until) for t in texts]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)

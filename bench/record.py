@@ -1,0 +1,170 @@
+"""RunRecord: the one JSON file a run leaves, and the only module that knows its shape.
+
+Everything downstream (reporter, leaderboard) reads records through `load_record` and
+`flatten`, so the schema can evolve here with a version number and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    created_at: str
+    git_sha: str | None
+    git_dirty: bool | None
+    command: str
+    seed: int
+    kmbench_version: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    model_id: str
+    n_params: int
+    dtype: str
+    device: str
+    chat_template: bool
+
+
+@dataclass(frozen=True)
+class MemoryInfo:
+    name: str
+    label: str  # name plus the config fields that differ from the defaults
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    name: str
+    version: str
+    corpus_sha256: str
+    n_documents: int
+    corpus_tokens: int
+    n_queries: int
+    primary_metric: str
+    limit: int | None
+
+
+@dataclass(frozen=True)
+class Metric:
+    value: float
+    stderr: float | None
+
+
+@dataclass(frozen=True)
+class Cost:
+    """HELM-style: cost sits beside accuracy. Write = building the memory, read = answering."""
+
+    write_seconds: float
+    write_cached: bool
+    write_tokens: int
+    write_flops: float
+    write_peak_mb: float | None
+    trainable_params: int
+    storage_bytes: int
+    index_vectors: int
+    read_seconds: float
+    seconds_per_query: float
+    prompt_tokens_per_query: float
+    context_tokens_per_query: float
+    context_budget: int
+    truncated_fraction: float
+    read_flops: float
+    read_peak_mb: float | None
+
+
+# Columns where smaller is better, for tables, plots and a Pareto front.
+LOWER_IS_BETTER = {f.name for f in fields(Cost)} - {"write_cached"}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run: RunInfo
+    model: ModelInfo
+    memory: MemoryInfo
+    task: TaskInfo
+    metrics: dict[str, Metric]
+    cost: Cost
+    env: dict[str, Any]
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise UserError(f"record schema version {version} is not {SCHEMA_VERSION}, the one this kmbench reads")
+        return cls(
+            run=RunInfo(**data["run"]),
+            model=ModelInfo(**data["model"]),
+            memory=MemoryInfo(**data["memory"]),
+            task=TaskInfo(**data["task"]),
+            metrics={k: Metric(**v) for k, v in data["metrics"].items()},
+            cost=Cost(**data["cost"]),
+            env=data["env"],
+        )
+
+    def flatten(self) -> dict[str, Any]:
+        """One table row: identifying columns, each metric with its stderr, every cost field."""
+        row: dict[str, Any] = {
+            "task": self.task.name,
+            "model": self.model.name,
+            "memory": self.memory.label,
+            "seed": self.run.seed,
+            "run_id": self.run.run_id,
+            "created_at": self.run.created_at,
+            "primary_metric": self.task.primary_metric,
+            "n_queries": self.task.n_queries,
+        }
+        for name, metric in self.metrics.items():
+            row[name] = metric.value
+            row[f"{name}_stderr"] = metric.stderr
+        row.update(asdict(self.cost))
+        return row
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write beside the target and rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def record_paths(out: Path, task: str, model_slug: str, run_id: str) -> tuple[Path, Path]:
+    """`<out>/records/<task>/<model>/<run_id>.json` and its per-sample `.samples.jsonl`."""
+    folder = out / "records" / task / model_slug
+    return folder / f"{run_id}.json", folder / f"{run_id}.samples.jsonl"
+
+
+def save_record(record: RunRecord, samples: list[dict[str, Any]], record_path: Path, samples_path: Path) -> None:
+    """Samples first, record last: a record on disk always has its samples beside it."""
+    write_atomic(samples_path, "".join(json.dumps(s, sort_keys=True, default=str) + "\n" for s in samples))
+    write_atomic(record_path, record.to_json() + "\n")
+
+
+def load_record(path: Path) -> RunRecord:
+    try:
+        return RunRecord.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: not a KMBench run record ({exc})") from None
+
+
+def find_records(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.json") if p.parent.parent.parent.name == "records")

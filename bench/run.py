@@ -1,0 +1,245 @@
+"""One run = one (model, task, memory config, seed): write the memory, let lm-eval read it, save a record.
+
+Everything a user can get wrong is checked in `plan` before any model loads or file is
+written; `execute` then runs the plan, skipping runs whose record already exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baselines import make_memory, memory_label
+from bench.adapters import unload_adapters
+from bench.config import check, config_dict, stable_hash
+from bench.cost import PeakMemory
+from bench.environment import environment, git_state, package_version
+from bench.lm import MemoryLM, ReadLog
+from bench.memory import Corpus, Memory
+from bench.models import LoadedModel, load_model
+from bench.packing import count_tokens
+from bench.reader import Reader
+from bench.record import (
+    Cost,
+    MemoryInfo,
+    Metric,
+    ModelInfo,
+    RunInfo,
+    RunRecord,
+    TaskInfo,
+    load_record,
+    record_paths,
+    save_record,
+)
+from bench.taskspec import TaskSpec, expand_tasks, task_manager, task_spec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What applies to every run of one invocation."""
+
+    model: str = "smollm2-135m"
+    seed: int = 0
+    limit: int | None = None
+    context_budget: int | None = None
+    batch_size: int = 16
+    chat_template: bool = False
+    out: Path = Path("runs")
+    force: bool = False
+    include_paths: tuple[Path, ...] = ()
+
+    def __post_init__(self) -> None:
+        check(self.limit is None or self.limit > 0, "limit must be positive")
+        check(self.context_budget is None or self.context_budget >= 0, "context budget must be >= 0")
+        check(self.batch_size > 0, "batch size must be positive")
+
+
+@dataclass
+class Plan:
+    settings: RunSettings
+    manager: Any
+    tasks: list[TaskSpec]
+    memories: list[Memory]
+    corpora: dict[str, Corpus] = field(default_factory=dict)
+
+
+def plan(settings: RunSettings, tasks: Sequence[str], memories: Sequence[tuple[str, Mapping[str, Any]]]) -> Plan:
+    """Validate names, configs and corpora up front, so a mistake costs no time and no files."""
+    manager = task_manager(settings.include_paths)
+    specs = [task_spec(manager, name) for name in expand_tasks(manager, tasks)]
+    built = [make_memory(name, values, settings.seed) for name, values in memories]
+    corpora = {spec.name: spec.corpus() for spec in specs}
+    return Plan(settings, manager, specs, built, corpora)
+
+
+def run_id(lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: RunSettings) -> str:
+    identity = {
+        "model": lm.model_id,
+        "chat_template": s.chat_template,
+        "task": spec.name,
+        "version": spec.version,
+        "corpus": corpus.sha256,
+        "memory": memory.name,
+        "config": config_dict(memory.config),
+        "seed": s.seed,
+        "limit": s.limit,
+        "context_budget": s.context_budget,
+    }
+    return f"{memory.name}-{stable_hash(identity)}"
+
+
+def execute(p: Plan, command: str | None = None) -> list[RunRecord]:
+    """Run every (task, memory) pair; returns the records, old (skipped) and new."""
+    s = p.settings
+    lm = load_model(s.model, chat_template=s.chat_template)
+    model_slug = Path(lm.model_id).name if Path(lm.model_id).is_absolute() else lm.model_id.replace("/", "__")
+    records = []
+    for spec in p.tasks:
+        for memory in p.memories:
+            rid = run_id(lm, spec, p.corpora[spec.name], memory, s)
+            record_path, samples_path = record_paths(s.out, spec.name, model_slug, rid)
+            if record_path.exists() and not s.force:
+                log.warning(
+                    "%s / %s: record exists (%s), skipping; --force reruns it", spec.name, memory.name, record_path
+                )
+                records.append(load_record(record_path))
+                continue
+            log.warning("%s / %s: running", spec.name, memory_label(memory))
+            record, samples = run_one(lm, p, spec, memory, rid, command or " ".join(sys.argv))
+            save_record(record, samples, record_path, samples_path)
+            records.append(record)
+    return records
+
+
+def run_one(
+    lm: LoadedModel, p: Plan, spec: TaskSpec, memory: Memory, rid: str, command: str
+) -> tuple[RunRecord, list[dict]]:
+    import lm_eval
+    import transformers
+
+    s = p.settings
+    corpus = p.corpora[spec.name]
+    transformers.set_seed(s.seed)
+    with PeakMemory() as write_cost:
+        memory.write(corpus, lm)
+    memory_lm = MemoryLM(memory, Reader(lm, s.batch_size), s.context_budget)
+    transformers.set_seed(s.seed)
+    with PeakMemory() as read_cost:
+        results = lm_eval.simple_evaluate(
+            model=memory_lm,
+            tasks=[spec.name],
+            task_manager=p.manager,
+            limit=s.limit,
+            log_samples=True,
+            bootstrap_iters=1000,
+            random_seed=s.seed,
+            numpy_random_seed=s.seed,
+            torch_random_seed=s.seed,
+            fewshot_random_seed=s.seed,
+        )
+    unload_adapters(lm)
+    samples = sample_rows(results["samples"][spec.name], memory_lm.log)
+    record = RunRecord(
+        run=RunInfo(
+            rid,
+            dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            *git_state(),
+            command,
+            s.seed,
+            package_version("kmbench") or "dev",
+        ),
+        model=ModelInfo(
+            lm.name,
+            lm.model_id,
+            lm.n_params,
+            str(lm.model.dtype).removeprefix("torch."),
+            str(lm.device),
+            lm.chat_template,
+        ),
+        memory=MemoryInfo(memory.name, memory_label(memory), config_dict(memory.config)),
+        task=TaskInfo(
+            spec.name,
+            spec.version,
+            corpus.sha256,
+            len(corpus.documents),
+            sum(count_tokens(lm.tokenizer, d.contents) for d in corpus.documents),
+            len(samples),
+            spec.primary_metric,
+            s.limit,
+        ),
+        metrics=parse_metrics(results["results"][spec.name]),
+        cost=measure_cost(memory, lm, memory_lm.log, samples, write_cost, read_cost),
+        env=environment(),
+    )
+    return record, samples
+
+
+def parse_metrics(task_results: Mapping[str, Any]) -> dict[str, Metric]:
+    """lm-eval's `name,filter` keys -> {name: Metric(value, stderr)}."""
+    metrics = {}
+    for key, value in task_results.items():
+        name, comma, filt = key.partition(",")
+        if not comma or name.endswith("_stderr") or not isinstance(value, (int, float)):
+            continue
+        stderr = task_results.get(f"{name}_stderr,{filt}")
+        label = name if filt in ("none", "") else f"{name}_{filt}"
+        metrics[label] = Metric(float(value), float(stderr) if isinstance(stderr, (int, float)) else None)
+    return metrics
+
+
+def sample_rows(samples: list[dict[str, Any]], read: ReadLog) -> list[dict[str, Any]]:
+    """lm-eval's sample log plus what each answer cost; the validator recomputes metrics from these."""
+    rows = []
+    for sample in samples:
+        prompt = sample["arguments"][0][0]
+        answer = read.by_prompt[prompt]
+        metrics = {name: sample[name] for name in sample["metrics"]}
+        rows.append(
+            {
+                "doc_id": sample["doc_id"],
+                "prompt": prompt,
+                "target": sample["target"],
+                "response": sample["resps"][0][0],
+                "filtered_response": sample["filtered_resps"][0],
+                "metrics": metrics,
+                "context_tokens": answer.context_tokens,
+                "prompt_tokens": answer.prompt_tokens,
+                "seconds": answer.seconds,
+                "dropped": answer.dropped,
+            }
+        )
+    return rows
+
+
+def measure_cost(
+    memory: Memory, lm: LoadedModel, read: ReadLog, samples: list[dict], write: PeakMemory, reading: PeakMemory
+) -> Cost:
+    fp = memory.footprint()
+    n = max(1, len(samples))
+    answer_tokens = sum(count_tokens(lm.tokenizer, row["response"]) for row in samples)
+    prompt_tokens = sum(row["prompt_tokens"] for row in samples)
+    return Cost(
+        write_seconds=fp.write_seconds if fp.write_seconds is not None else write.seconds,
+        write_cached=fp.cached,
+        write_tokens=fp.write_tokens,
+        write_flops=fp.write_flops,
+        write_peak_mb=fp.write_peak_mb if fp.write_peak_mb is not None else write.megabytes,
+        trainable_params=fp.trainable_params,
+        storage_bytes=fp.storage_bytes,
+        index_vectors=fp.index_vectors,
+        read_seconds=reading.seconds,
+        seconds_per_query=(sum(r["seconds"] for r in samples) + read.recall_seconds) / n,
+        prompt_tokens_per_query=prompt_tokens / n,
+        context_tokens_per_query=sum(r["context_tokens"] for r in samples) / n,
+        context_budget=min(read.budgets) if read.budgets else 0,
+        truncated_fraction=sum(r["dropped"] > 0 for r in samples) / n,
+        read_flops=2.0 * lm.n_params * (prompt_tokens + answer_tokens),
+        read_peak_mb=reading.megabytes,
+    )

@@ -1,0 +1,35 @@
+"""lm-eval hooks for KMBench tasks whose data lies beside this file."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+HERE = Path(__file__).resolve().parent
+
+
+def load_qa(qa: str, **_: Any) -> datasets.DatasetDict:
+    """Read the task's QA JSONL relative to this folder, so lm-eval works from any directory."""
+    path = Path(qa) if Path(qa).is_absolute() else HERE / qa
+    with path.open() as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
+    """exact_match: the first answer line equals the number; digits_match: the first
+    NNN-NNN-NNNN-like span in the answer has the right ten digits (forgives chatty answers)."""
+    answer = results[0].strip().split("\n")[0].strip()
+    found = re.search(r"\d{3}\D{0,2}\d{3}\D{0,2}\d{4}", answer)
+    return {
+        "exact_match": float(answer == doc["answer"]),
+        "digits_match": float(bool(found) and _digits(found.group(0)) == _digits(doc["answer"])),
+    }

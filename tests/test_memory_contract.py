@@ -1,0 +1,84 @@
+"""One contract, every registered memory (peft's TEST_CASES style), on the tiny model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from baselines import MEMORIES, make_memory
+from bench.adapters import adapters_active, loaded_adapters, unload_adapters
+from bench.memory import Recall
+from bench.packing import count_tokens
+from bench.reader import Reader
+
+FAST = {"lora": {"epochs": 2, "rank": 4, "batch_size": 4}, "rag": {"top_k": 2}}
+QUERIES = ["Question: What is the phone number of Ada Stone? Answer:", "Question: Who is Cy Marsh? Answer:"]
+
+
+@pytest.mark.parametrize("name", sorted(MEMORIES))
+def test_memory_contract(name, tiny_model, corpus):
+    memory = make_memory(name, FAST.get(name, {}), seed=0)
+    memory.write(corpus, tiny_model)
+    budget = 40
+    recalls = memory.recall(QUERIES, budget)
+    assert len(recalls) == len(QUERIES)
+    for recall in recalls:
+        assert isinstance(recall, Recall)
+        assert count_tokens(tiny_model.tokenizer, recall.context) <= budget
+        assert set(recall.adapters) <= set(loaded_adapters(tiny_model))
+    fp = memory.footprint()
+    assert fp.storage_bytes >= 0 and fp.trainable_params >= 0 and fp.write_tokens >= 0
+    answers = Reader(tiny_model, batch_size=2).generate(QUERIES, recalls, budget, ["\n"], 4)
+    assert [a.context_tokens <= budget for a in answers] == [True, True]
+    assert all(a.prompt_tokens > 0 and a.seconds >= 0 for a in answers)
+    unload_adapters(tiny_model)
+    assert loaded_adapters(tiny_model) == []
+
+
+def test_icl_reports_what_the_budget_cut(tiny_model, corpus):
+    memory = make_memory("icl", {}, seed=0)
+    memory.write(corpus, tiny_model)
+    small, large = memory.recall(["q"], 30)[0], memory.recall(["q"], 10_000)[0]
+    assert small.dropped > 0 and large.dropped == 0
+    assert large.context.count("Question:") == len(corpus.documents)
+
+
+def test_rag_retrieves_the_matching_fact(tiny_model, corpus):
+    memory = make_memory("rag", {"top_k": 1}, seed=0)
+    memory.write(corpus, tiny_model)
+    recalls = memory.recall(["What is the phone number of Di Frost?", "phone number of Bo Lind"], 100)
+    assert "Di Frost" in recalls[0].context and "Bo Lind" in recalls[1].context
+
+
+def test_lora_adapter_changes_the_model_and_is_reused(tiny_model, corpus):
+    memory = make_memory("lora", FAST["lora"], seed=0)
+    memory.write(corpus, tiny_model)
+    assert not memory.footprint().cached
+    ids = tiny_model.tokenizer(QUERIES[0], return_tensors="pt").input_ids
+    with torch.no_grad():
+        with adapters_active(tiny_model, Recall()) as net:
+            base = net(input_ids=ids).logits
+        with adapters_active(tiny_model, Recall(adapters=("main",))) as net:
+            tuned = net(input_ids=ids).logits
+    assert not torch.allclose(base, tuned)
+    assert (memory.folder / "adapter_config.json").is_file()
+    assert (memory.folder / "adapter_model.safetensors").is_file()
+    unload_adapters(tiny_model)
+    again = make_memory("lora", FAST["lora"], seed=0)
+    again.write(corpus, tiny_model)
+    assert again.footprint().cached and again.folder == memory.folder
+    unload_adapters(tiny_model)
+
+
+def test_lora_training_is_seeded(tiny_model, corpus, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    weights = []
+    for run in range(2):
+        monkeypatch.setenv("KMBENCH_CACHE", str(tmp_path / f"cache{run}"))
+        memory = make_memory("lora", FAST["lora"], seed=3)
+        memory.write(corpus, tiny_model)
+        weights.append(load_file(memory.folder / "adapter_model.safetensors"))
+        unload_adapters(tiny_model)
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

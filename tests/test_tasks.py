@@ -1,0 +1,74 @@
+"""Tasks are plain lm-eval tasks: lm-eval's TaskManager finds them and evaluates them with `limit`."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from bench.errors import UserError
+from bench.paths import TASKS_DIR
+from bench.taskspec import expand_tasks, task_manager, task_spec
+
+
+def load_utils():
+    spec = importlib.util.spec_from_file_location("pb_utils", TASKS_DIR / "kmb_phonebook/utils.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lm_eval_lists_every_phonebook_size():
+    manager = task_manager()
+    assert expand_tasks(manager, ["kmb_phonebook"]) == [f"kmb_phonebook_{k}k" for k in (1, 2, 4, 8, 16)]
+
+
+def test_sizes_are_nested_prefixes_with_matching_corpus():
+    manager = task_manager()
+    previous: list[str] = []
+    for name in expand_tasks(manager, ["kmb_phonebook"]):
+        spec = task_spec(manager, name)
+        contents = [d.contents for d in spec.corpus().documents]
+        assert contents[: len(previous)] == previous and len(contents) > len(previous)
+        previous = contents
+        qa = load_utils().load_qa(f"data/{name.removeprefix('kmb_')}_qa.jsonl")["test"]
+        assert len(qa) == len(contents)
+        assert contents[0].endswith(qa[0]["answer"]) and qa[0]["name"] in contents[0]
+
+
+def test_unknown_task_suggests_close_names():
+    with pytest.raises(UserError, match="did you mean kmb_phonebook_1k"):
+        expand_tasks(task_manager(), ["kmb_phonebok_1k"])
+
+
+@pytest.mark.parametrize(
+    ("response", "exact", "digits"),
+    [
+        ("603-556-7631", 1.0, 1.0),
+        ("603-556-7631\nQuestion: next", 1.0, 1.0),
+        ("The number is 603-556-7631.", 0.0, 1.0),
+        ("603-556-7632", 0.0, 0.0),
+        ("", 0.0, 0.0),
+    ],
+)
+def test_phonebook_scoring(response, exact, digits):
+    scores = load_utils().process_results({"answer": "603-556-7631"}, [response])
+    assert scores == {"exact_match": exact, "digits_match": digits}
+
+
+def test_smoke_through_lm_eval_with_limit(tiny_model, tiny_task_dir):
+    import lm_eval
+
+    from baselines import make_memory
+    from bench.lm import MemoryLM
+    from bench.reader import Reader
+
+    manager = task_manager([tiny_task_dir])
+    spec = task_spec(manager, "kmb_tiny")
+    memory = make_memory("icl", {}, seed=0)
+    memory.write(spec.corpus(), tiny_model)
+    lm = MemoryLM(memory, Reader(tiny_model, batch_size=4), context_budget=64)
+    results = lm_eval.simple_evaluate(model=lm, tasks=["kmb_tiny"], task_manager=manager, limit=3, bootstrap_iters=10)
+    assert results["results"]["kmb_tiny"]["sample_len"] == 3
+    assert {"exact_match,none", "digits_match,none"} <= set(results["results"]["kmb_tiny"])
+    assert len(lm.log.by_prompt) == 3 and lm.log.budgets == [64]
