@@ -164,7 +164,16 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     logging.basicConfig(level=logging.WARNING, format="kmbench: %(message)s")
-    for name in ("lm_eval", "lm-eval", "transformers", "sentence_transformers", "datasets", "peft", "httpx"):
+    for name in (
+        "lm_eval",
+        "lm-eval",
+        "transformers",
+        "sentence_transformers",
+        "datasets",
+        "peft",
+        "httpx",
+        "huggingface_hub",
+    ):
         logging.getLogger(name).setLevel(logging.ERROR)
     from transformers.utils import logging as hf_logging
 

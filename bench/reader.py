@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers.generation import utils as generation_utils
 
 from bench.adapters import adapters_active
 from bench.memory import Recall
@@ -25,6 +26,8 @@ from bench.models import LoadedModel, render_prompt
 
 CONTEXT_SEPARATOR = "\n\n"
 MIN_SHARED_PREFIX = 64  # tokens; below this, encoding the prefix once saves little
+# transformers renamed generate's `past_key_values` to `cache`; use whichever this version takes.
+CACHE_KWARG = "cache" if "cache" in getattr(generation_utils, "ALL_CACHE_NAMES", ()) else "past_key_values"
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ class Reader:
         out = net.generate(
             input_ids=ids.to(self.model.device),
             attention_mask=mask.to(self.model.device),
-            past_key_values=past,
+            **({CACHE_KWARG: past} if past is not None else {}),
             max_new_tokens=max_new,
             do_sample=False,
             pad_token_id=tok.pad_token_id,

@@ -82,3 +82,16 @@ def test_lora_training_is_seeded(tiny_model, corpus, tmp_path, monkeypatch):
         unload_adapters(tiny_model)
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_chat_template_wraps_reading_and_training_alike(tiny_model_dir, corpus):
+    from baselines.lora import make_examples
+    from bench.models import load_model, render_prompt
+
+    chat = load_model(str(tiny_model_dir), chat_template=True)
+    rendered = render_prompt(chat, QUERIES[0])
+    assert rendered.startswith("<|user|>") and rendered.endswith("<|assistant|>")
+    example = make_examples(corpus, chat, make_memory("lora", {}, seed=0).config)[0]
+    prompt = chat.tokenizer.decode(example.prompt_ids)
+    assert prompt == render_prompt(chat, corpus.documents[0].contents.rsplit(" 212", 1)[0])
+    assert chat.tokenizer.decode(example.target_ids, skip_special_tokens=True) == "212-555-0101"
