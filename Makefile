@@ -22,7 +22,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.kmbench-installed
 endif
 
-.PHONY: setup bench test report lint
+.PHONY: setup bench test report lint validate leaderboard browser
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -36,8 +36,23 @@ bench: setup
 	$(PY) -m bench.cli run --model "$(MODEL)" --tasks "$(TASKS)" --memories "$(MEMORIES)" \
 		--seed $(SEED) --out "$(OUT)" --reports "$(REPORTS)" $(ARGS)
 
-test: setup
+test: setup browser
 	$(PY) -m pytest -q
+
+# The leaderboard page's browser test needs Debian's chromium and chromedriver; as root we
+# install them, otherwise the test is skipped and says why.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "chromium/chromedriver missing and not root: the browser test will be skipped"; fi
+
+validate: setup
+	$(PY) -m bench.cli validate leaderboard/submissions
+
+leaderboard: setup
+	$(PY) -m bench.cli leaderboard --submissions leaderboard/submissions --out leaderboard
 
 report: setup
 	$(PY) -m bench.cli report --out "$(OUT)" --reports "$(REPORTS)"

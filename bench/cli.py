@@ -120,6 +120,43 @@ def cmd_phonebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from bench.validate import submission_folders, validate_submission
+
+    failed, seen = 0, {}
+    for path in args.paths:
+        for folder in submission_folders(Path(path)):
+            problems = validate_submission(folder, seen)
+            for problem in problems:
+                print(problem)
+            print(f"{'REFUSED' if problems else 'ok'} {folder} ({len(problems)} problem(s))")
+            failed += bool(problems)
+    return 1 if failed else 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bench.report.leaderboard import build_board
+
+    text, problems = build_board(Path(args.submissions), Path(args.out))
+    for problem in problems:
+        print(f"left out: {problem}", file=sys.stderr)
+    print(text)
+    print(f"(board in {args.out}/README.md and {args.out}/site/index.html)")
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from bench.submission import create_submission
+    from bench.validate import validate_submission
+
+    folder = create_submission(Path(args.runs), Path(args.root), args.id, args.submitter, args.hardware, args.notes)
+    problems = validate_submission(folder)
+    for problem in problems:
+        print(problem)
+    print(f"wrote {folder}; " + ("it does NOT validate yet" if problems else "it validates; open a pull request"))
+    return 1 if problems else 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kmbench", description="LoRA vs RAG vs ICL as knowledge memory, on one budget.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -151,6 +188,24 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="runs")
     report.add_argument("--reports", default="reports")
     report.set_defaults(func=cmd_report)
+
+    validate = sub.add_parser("validate", help="check leaderboard submissions (runs none of their code)")
+    validate.add_argument("paths", nargs="+", help="submission folders, or folders of them")
+    validate.set_defaults(func=cmd_validate)
+
+    board = sub.add_parser("leaderboard", help="render leaderboard/README.md and site/ from valid submissions")
+    board.add_argument("--submissions", default="leaderboard/submissions")
+    board.add_argument("--out", default="leaderboard")
+    board.set_defaults(func=cmd_leaderboard)
+
+    submit = sub.add_parser("submit", help="pack the records of a runs folder as a leaderboard submission")
+    submit.add_argument("runs", help="the --out folder of kmbench run")
+    submit.add_argument("--id", required=True, help="submission id, e.g. smollm2-135m-cpu-2026-11")
+    submit.add_argument("--submitter", required=True)
+    submit.add_argument("--hardware", required=True, help="e.g. '2 CPU cores, 24 GiB, no GPU'")
+    submit.add_argument("--notes", default="")
+    submit.add_argument("--root", default="leaderboard/submissions")
+    submit.set_defaults(func=cmd_submit)
 
     book = sub.add_parser("phonebook", help="write a fresh, seeded PhoneBook task folder")
     book.add_argument("folder")

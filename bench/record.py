@@ -106,9 +106,7 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise UserError(f"record schema version {version} is not {SCHEMA_VERSION}, the one this kmbench reads")
+        data = migrate(data)
         return cls(
             run=RunInfo(**data["run"]),
             model=ModelInfo(**data["model"]),
@@ -136,6 +134,26 @@ class RunRecord:
             row[f"{name}_stderr"] = metric.stderr
         row.update(asdict(self.cost))
         return row
+
+
+# schema_version -> function lifting a record of that version one version up. Empty while
+# there is only v1; a v2 adds {1: v1_to_v2} here, and old records keep loading.
+MIGRATIONS: dict[int, Any] = {}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a record dict to SCHEMA_VERSION, or refuse it with the reason."""
+    version = data.get("schema_version")
+    while isinstance(version, int) and version < SCHEMA_VERSION and version in MIGRATIONS:
+        data = MIGRATIONS[version](data)
+        version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise UserError(
+            f"record schema version {version} cannot be read by this kmbench (it reads v{SCHEMA_VERSION}"
+            f"{' and migrates v' + ', v'.join(map(str, sorted(MIGRATIONS))) if MIGRATIONS else ''}); "
+            "re-run with a matching kmbench"
+        )
+    return data
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -168,3 +186,20 @@ def load_record(path: Path) -> RunRecord:
 
 def find_records(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.json") if p.parent.parent.parent.name == "records")
+
+
+def samples_path_for(record_path: Path) -> Path | None:
+    """The per-sample log beside a record: `.samples.jsonl`, or gzipped for large ones."""
+    for suffix in (".samples.jsonl", ".samples.jsonl.gz"):
+        candidate = record_path.with_name(record_path.stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -204,6 +204,7 @@ def sample_rows(samples: list[dict[str, Any]], read: ReadLog) -> list[dict[str, 
         rows.append(
             {
                 "doc_id": sample["doc_id"],
+                "doc": sample["doc"],
                 "prompt": prompt,
                 "target": sample["target"],
                 "response": sample["resps"][0][0],

@@ -97,3 +97,37 @@ def tiny_task_dir(tmp_path) -> Path:
             corp.write(json.dumps({"id": f"pb{i}", "contents": fact_line(name, phone)}) + "\n")
     (folder / "kmb_tiny.yaml").write_text(TASK_YAML.format(task="kmb_tiny", stem="tiny", facts=len(FACTS)))
     return folder
+
+
+@pytest.fixture(scope="session")
+def runs(tiny_model_dir, tmp_path_factory) -> Path:
+    """Real runs of the tiny model on the built-in 1k PhoneBook (three questions), as from a clean commit."""
+    import bench.run
+    from bench.cli import main
+
+    out = tmp_path_factory.mktemp("runs")
+    patch = pytest.MonkeyPatch()
+    patch.setattr(bench.run, "git_state", lambda: ("0123abcd", False))
+    patch.setenv("KMBENCH_CACHE", str(out / "cache"))
+    try:
+        code = main(
+            [
+                "run",
+                "--model",
+                str(tiny_model_dir),
+                "--tasks",
+                "kmb_phonebook_1k",
+                "--memories",
+                "none,icl",
+                "--limit",
+                "3",
+                "--out",
+                str(out),
+                "--reports",
+                str(out / "reports"),
+            ]
+        )
+    finally:
+        patch.undo()
+    assert code == 0
+    return out

@@ -1,4 +1,4 @@
-"""The two pictures of the three memories: accuracy against what it costs to read and to write."""
+"""The pictures of the memories: accuracy against what it costs to read and to write."""
 
 from __future__ import annotations
 
@@ -10,22 +10,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from bench.report.pareto import pareto_front
+
 COLORS = {"none": "#7f7f7f", "icl": "#1f77b4", "rag": "#2ca02c", "lora": "#d62728"}
 
 
-def _scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path) -> None:
+def scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path, pareto: bool = False) -> None:
+    """One panel per task: each row a point with its stderr, labelled by `label` or memory."""
     tasks = sorted(frame["task"].unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
-        rows = frame[frame["task"] == task]
+        rows = frame[frame["task"] == task].reset_index(drop=True)
         metric = rows["primary_metric"].iloc[0]
-        for row in rows.itertuples(index=False):
-            values = row._asdict()
-            y = 100 * values[metric]
-            err = values.get(f"{metric}_stderr")
-            color = COLORS.get(row.memory.split("(")[0], "#9467bd")
+        labels = rows["label"] if "label" in rows else rows["memory"]
+        for i, row in rows.iterrows():
+            y = 100 * row[metric]
+            err = row.get(f"{metric}_stderr")
+            color = COLORS.get(str(row["memory"]).split("(")[0], "#9467bd")
             ax.errorbar(
-                values[x],
+                row[x],
                 y,
                 yerr=None if err is None or pd.isna(err) else 100 * err,
                 fmt="o",
@@ -33,9 +36,22 @@ def _scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path) -
                 capsize=3,
                 markersize=7,
             )
-            ax.annotate(row.memory, (values[x], y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+            ax.annotate(labels[i], (row[x], y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        if pareto:
+            front = pareto_front(list(rows[x]), list(rows[metric]))
+            ax.step(
+                [rows[x][i] for i in front],
+                [100 * rows[metric][i] for i in front],
+                where="post",
+                color="black",
+                alpha=0.5,
+                linestyle="--",
+                label="Pareto front",
+            )
+            ax.legend(loc="lower right", fontsize=8)
         ax.set_xscale("symlog", linthresh=1.0)
-        ax.set_ylim(-5, 105)
+        ax.set_xlim(-0.3, max(10.0, 4.0 * float(rows[x].max())))  # room for the labels
+        ax.set_ylim(-5, 112)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"{metric} (%)")
         ax.set_title(f"{task}: {title}", fontsize=10)
@@ -46,8 +62,8 @@ def _scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path) -
 
 
 def plot_accuracy_vs_context(frame: pd.DataFrame, path: Path) -> None:
-    _scatter(frame, "context_tokens_per_query", "context tokens per query (symlog)", "accuracy vs read context", path)
+    scatter(frame, "context_tokens_per_query", "context tokens per query (symlog)", "accuracy vs read context", path)
 
 
 def plot_accuracy_vs_write_cost(frame: pd.DataFrame, path: Path) -> None:
-    _scatter(frame, "write_seconds", "seconds to write the memory (symlog)", "accuracy vs write cost", path)
+    scatter(frame, "write_seconds", "seconds to write the memory (symlog)", "accuracy vs write cost", path)
