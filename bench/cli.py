@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ from typing import Any
 from bench.errors import UserError
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+DEFAULT_TASK = "kmb_phonebook_1k"
 
 
 def split_list(text: str) -> list[str]:
@@ -77,7 +79,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         },
         where="run",
     )
-    the_plan = plan(settings, split_list(args.tasks), memory_specs(split_list(args.memories), args.set))
+    tasks = split_list(args.tasks) if args.tasks else []
+    if args.corpus or args.qa:
+        if not (args.corpus and args.qa):
+            raise UserError("bring your own knowledge with both --corpus docs.jsonl and --qa qa.jsonl")
+        from bench.taskdata import write_byok_task
+
+        folder, byok = write_byok_task(Path(args.corpus), Path(args.qa), args.name)
+        settings = dataclasses.replace(settings, include_paths=(*settings.include_paths, folder))
+        tasks.append(byok)
+    the_plan = plan(settings, tasks or [DEFAULT_TASK], memory_specs(split_list(args.memories), args.set))
     execute(the_plan)
     print(write_report(Path(args.out), Path(args.reports)))
     return 0
@@ -163,7 +174,10 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="write each memory, evaluate it with lm-eval, save records and a report")
     run.add_argument("--model", default="smollm2-135m", help="alias, Hugging Face id or local folder")
-    run.add_argument("--tasks", default="kmb_phonebook_1k", help="comma-separated task names or tags")
+    run.add_argument("--tasks", default=None, help=f"comma-separated task names or tags (default {DEFAULT_TASK})")
+    run.add_argument("--corpus", help="bring your own knowledge: a JSONL of {id, contents} documents")
+    run.add_argument("--qa", help="bring your own knowledge: a JSONL of {id, question, answers[]}")
+    run.add_argument("--name", help="name for the --corpus/--qa task (default: the QA file's name)")
     run.add_argument("--memories", default="none,icl,rag,lora", help="comma-separated names or config files")
     run.add_argument("--set", action="append", default=[], metavar="MEMORY.FIELD=VALUE", help="config override")
     run.add_argument("--seed", type=int, default=0)

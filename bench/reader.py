@@ -26,6 +26,7 @@ from bench.models import LoadedModel, render_prompt
 
 CONTEXT_SEPARATOR = "\n\n"
 MIN_SHARED_PREFIX = 64  # tokens; below this, encoding the prefix once saves little
+PREFIX_COPIES_BYTES = 2 * 2**30  # a batch repeats the prefix cache per row; keep those copies under 2 GiB
 # transformers renamed generate's `past_key_values` to `cache`; use whichever this version takes.
 CACHE_KWARG = "cache" if "cache" in getattr(generation_utils, "ALL_CACHE_NAMES", ()) else "past_key_values"
 
@@ -46,6 +47,12 @@ def truncate_to_budget(model: LoadedModel, context: str, budget: int) -> tuple[s
         ids = ids[:budget]
         context = model.tokenizer.decode(ids)
     return context, len(ids)
+
+
+def cache_bytes(cache: Any) -> int:
+    """Bytes of a key/value cache (0 if its layout is unknown, which disables the cap)."""
+    layers = getattr(cache, "layers", [])
+    return sum(t.numel() * t.element_size() for layer in layers for t in (layer.keys, layer.values))
 
 
 def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
@@ -97,11 +104,14 @@ class Reader:
         """Batches of similar length; with a long shared prefix, batches of equal length over its cache."""
         prefix = shared_prefix_length(rows) if len(rows) > 1 else 0
         cache = self._encode_prefix(net, rows[0][:prefix]) if prefix >= MIN_SHARED_PREFIX else None
+        batch_size = self.batch_size
+        if cache is not None and cache_bytes(cache):
+            batch_size = max(1, min(batch_size, PREFIX_COPIES_BYTES // cache_bytes(cache)))
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]), reverse=True)
         batches: list[list[int]] = []
         for i in order:
             last = batches[-1] if batches else None
-            fits = last is not None and len(last) < self.batch_size
+            fits = last is not None and len(last) < batch_size
             if fits and (cache is None or len(rows[last[0]]) == len(rows[i])):
                 last.append(i)
             else:

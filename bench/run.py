@@ -126,25 +126,27 @@ def run_one(
 
     s = p.settings
     corpus = p.corpora[spec.name]
-    transformers.set_seed(s.seed)
-    with PeakMemory() as write_cost:
-        memory.write(corpus, lm)
     memory_lm = MemoryLM(memory, Reader(lm, s.batch_size), s.context_budget)
-    transformers.set_seed(s.seed)
-    with PeakMemory() as read_cost:
-        results = lm_eval.simple_evaluate(
-            model=memory_lm,
-            tasks=[spec.name],
-            task_manager=p.manager,
-            limit=s.limit,
-            log_samples=True,
-            bootstrap_iters=1000,
-            random_seed=s.seed,
-            numpy_random_seed=s.seed,
-            torch_random_seed=s.seed,
-            fewshot_random_seed=s.seed,
-        )
-    unload_adapters(lm)
+    try:  # whatever happens, the next run starts from the bare model
+        transformers.set_seed(s.seed)
+        with PeakMemory() as write_cost:
+            memory.write(corpus, lm)
+        transformers.set_seed(s.seed)
+        with PeakMemory() as read_cost:
+            results = lm_eval.simple_evaluate(
+                model=memory_lm,
+                tasks=[spec.name],
+                task_manager=p.manager,
+                limit=s.limit,
+                log_samples=True,
+                bootstrap_iters=1000,
+                random_seed=s.seed,
+                numpy_random_seed=s.seed,
+                torch_random_seed=s.seed,
+                fewshot_random_seed=s.seed,
+            )
+    finally:
+        unload_adapters(lm)
     samples = sample_rows(results["samples"][spec.name], memory_lm.log)
     record = RunRecord(
         run=RunInfo(

@@ -200,7 +200,7 @@ def check_costs(v: Validation, path: Path, r: RunRecord) -> None:
         (c.context_budget == 0 or c.context_tokens_per_query <= c.context_budget, "context beyond the budget"),
         (c.prompt_tokens_per_query >= c.context_tokens_per_query, "fewer prompt tokens than context tokens"),
         (c.trainable_params <= r.model.n_params, "more trainable parameters than the model has"),
-        ((r.memory.name == "lora") == (c.trainable_params > 0), "trainable_params must be > 0 for lora only"),
+        (("lora" in r.memory.name) == (c.trainable_params > 0), "trainable_params > 0 exactly for LoRA memories"),
         (all(0 <= m.value <= 1 for m in r.metrics.values()), "metric values outside [0, 1]"),
     ]
     for ok, what in rules:

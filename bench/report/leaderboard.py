@@ -111,7 +111,8 @@ def build_board(submissions: Path, out: Path) -> tuple[str, list[str]]:
         return text, problems
     plots: dict[str, list[str]] = {}
     for task, rows in frame.groupby("task", sort=True):
-        labelled = rows.assign(label=rows["memory"] + " · " + rows["model"])
+        several = rows["model"].nunique() > 1
+        labelled = rows.assign(label=rows["memory"] + (" · " + rows["model"] if several else ""))
         cost, context = f"{task}_accuracy_vs_cost.png", f"{task}_accuracy_vs_context.png"
         scatter(
             labelled,

@@ -46,9 +46,12 @@ def scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path, pa
                 color="black",
                 alpha=0.5,
                 linestyle="--",
+                marker="o",
+                markersize=13,
+                markerfacecolor="none",
                 label="Pareto front",
             )
-            ax.legend(loc="lower right", fontsize=8)
+            ax.legend(loc="center right", fontsize=8)
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlim(-0.3, max(10.0, 4.0 * float(rows[x].max())))  # room for the labels
         ax.set_ylim(-5, 112)

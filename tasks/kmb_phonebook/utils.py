@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
-import datasets
+from bench.taskdata import jsonl_dataset
 
 HERE = Path(__file__).resolve().parent
 
 
-def load_qa(qa: str, **_: Any) -> datasets.DatasetDict:
-    """Read the task's QA JSONL relative to this folder, so lm-eval works from any directory."""
-    path = Path(qa) if Path(qa).is_absolute() else HERE / qa
-    with path.open() as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+def load_qa(qa: str, **_: Any) -> Any:
+    return jsonl_dataset(qa, HERE)
 
 
 def _digits(text: str) -> str:

@@ -1,0 +1,36 @@
+"""Short-answer scoring shared by QA tasks: SQuAD-style normalization, exact match, token F1."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Sequence
+
+ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize(text: str) -> str:
+    """Lowercase, drop punctuation and articles, squeeze spaces (the SQuAD evaluation's rule)."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    return " ".join(ARTICLES.sub(" ", text).split())
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    pred, ref = normalize(prediction).split(), normalize(reference).split()
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if not pred or not ref:
+        return float(pred == ref)
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def qa_scores(prediction: str, answers: Sequence[str]) -> dict[str, float]:
+    """Best exact match and best token F1 over the accepted answers, on the first answer line."""
+    first_line = prediction.strip().split("\n")[0]
+    return {
+        "exact_match": max(float(normalize(first_line) == normalize(a)) for a in answers),
+        "f1": max(token_f1(first_line, a) for a in answers),
+    }

@@ -1,0 +1,86 @@
+"""Task data files: reading them for lm-eval, and checking user-supplied QA files line by line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+
+def jsonl_dataset(path: str, here: Path) -> Any:
+    """A `test` split from a JSONL file, relative to the task's folder so lm-eval runs from anywhere."""
+    import datasets
+
+    full = Path(path) if Path(path).is_absolute() else here / path
+    with full.open() as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+
+
+def read_qa(path: Path) -> list[dict[str, Any]]:
+    """`{id, question, answers[]}` lines; a bad line is reported with its file, line and field."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise UserError(f"cannot read QA file {path}: {exc.strerror}") from None
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{path}:{number}: each line must be a JSON object")
+        if not isinstance(row.get("question"), str) or not row["question"].strip():
+            raise UserError(f"{path}:{number}: field 'question' must be a non-empty string")
+        answers = row.get("answers")
+        if not isinstance(answers, list) or not answers or not all(isinstance(a, str) and a for a in answers):
+            raise UserError(f"{path}:{number}: field 'answers' must be a non-empty list of strings")
+        rows.append({"id": str(row.get("id", number)), "question": row["question"], "answers": answers})
+    if not rows:
+        raise UserError(f"{path}: no questions")
+    return rows
+
+
+QA_TEMPLATE = Path(__file__).resolve().parent.parent / "tasks" / "kmb_qa" / "_qa_template.yaml"
+BYOK_YAML = """\
+include: {template}
+task: {task}
+metadata:
+  version: 1
+  qa: {qa}
+  corpus: corpus.jsonl
+"""
+
+
+def write_byok_task(corpus_path: Path, qa_path: Path, name: str | None = None) -> tuple[Path, str]:
+    """Check a user's corpus and QA files, then write them as an lm-eval task folder in the cache.
+
+    The folder is named by a hash of both files, so the same files always make the same task
+    and a run's record can point at it; nothing is written to the run's output folder.
+    """
+    import hashlib
+    import re
+
+    from bench.memory import Corpus
+    from bench.paths import cache_dir
+
+    corpus = Corpus.from_jsonl(corpus_path)
+    rows = read_qa(qa_path)
+    stem = re.sub(r"[^a-z0-9]+", "_", (name or qa_path.stem).lower()).strip("_") or "task"
+    task = f"kmb_byok_{stem}"
+    digest = hashlib.sha256((corpus.sha256 + json.dumps(rows, sort_keys=True)).encode()).hexdigest()[:12]
+    folder = cache_dir() / "tasks" / f"{task}-{digest}"
+    if not (folder / f"{task}.yaml").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "qa.jsonl").open("w") as f:
+            f.writelines(json.dumps(row) + "\n" for row in rows)
+        with (folder / "corpus.jsonl").open("w") as f:
+            f.writelines(json.dumps({"id": d.id, "contents": d.contents}) + "\n" for d in corpus.documents)
+        yaml_text = BYOK_YAML.format(template=QA_TEMPLATE, task=task, qa=folder / "qa.jsonl")
+        (folder / f"{task}.yaml").write_text(yaml_text)
+    return folder, task
