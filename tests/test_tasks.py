@@ -72,3 +72,41 @@ def test_smoke_through_lm_eval_with_limit(tiny_model, tiny_task_dir):
     assert results["results"]["kmb_tiny"]["sample_len"] == 3
     assert {"exact_match,none", "digits_match,none"} <= set(results["results"]["kmb_tiny"])
     assert len(lm.log.by_prompt) == 3 and lm.log.budgets == [64]
+
+
+WIKI = ["multi", "bio", "film"]
+
+
+@pytest.mark.parametrize("subset", WIKI)
+def test_wiki_questions_point_at_their_pages_and_small_is_a_prefix(subset):
+    manager = task_manager()
+    full, small = task_spec(manager, f"kmb_wiki2023_{subset}"), task_spec(manager, f"kmb_wiki2023_{subset}_small")
+    assert full.primary_metric == "f1"
+    full_docs, small_docs = full.corpus().documents, small.corpus().documents
+    assert small_docs == full_docs[: len(small_docs)] and len(small_docs) == 10
+    from bench.taskdata import jsonl_dataset
+
+    questions = jsonl_dataset(f"data/{subset}_small_qa.jsonl", TASKS_DIR / "kmb_wiki2023")["test"]
+    ids = {d.id for d in small_docs}
+    assert len(questions) > 0 and all(q["doc_id"] in ids for q in questions)
+    assert all(q["answers"] and q["question"].endswith("?") for q in questions)
+
+
+def test_wiki_tag_runs_the_small_subsets():
+    assert expand_tasks(task_manager(), ["kmb_wiki2023"]) == [f"kmb_wiki2023_{s}_small" for s in ("bio", "film", "multi")]
+
+
+def test_wiki_smoke_through_lm_eval(tiny_model):
+    import lm_eval
+
+    from baselines import make_memory
+    from bench.lm import MemoryLM
+    from bench.reader import Reader
+
+    manager = task_manager()
+    spec = task_spec(manager, "kmb_wiki2023_film_small")
+    memory = make_memory("rag", {"chunk_tokens": 64, "chunk_overlap": 8}, seed=0)
+    memory.write(spec.corpus(), tiny_model)
+    lm = MemoryLM(memory, Reader(tiny_model, batch_size=2), context_budget=128)
+    results = lm_eval.simple_evaluate(model=lm, tasks=[spec.name], task_manager=manager, limit=2, bootstrap_iters=10)
+    assert {"exact_match,none", "f1,none"} <= set(results["results"][spec.name])

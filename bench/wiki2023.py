@@ -1,0 +1,78 @@
+"""Wiki 2023 task data: Wikipedia pages created in autumn 2023 with short-answer questions.
+
+Built once from the Effective-Knowledge-Injection release (arXiv 2406.06326) and committed:
+`python -m bench.wiki2023 <folder with the release's JSON files>`. Each question carries the
+page it was written from, so the corpus is those pages in first-use order and every question
+keeps a `doc_id` (the gold page, for oracle routing).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+TASK_DIR = Path(__file__).resolve().parent.parent / "tasks" / "kmb_wiki2023"
+QA_FILES = {
+    "multi": "wiki_2023_10_len_1502_openbook_test.json",
+    "bio": "wiki_2023_10_len_663_open_book_test.json",
+    "film": "wiki_2023_9_10_film_len_955_open_book_test.json",
+}
+SMALL_DOCS = 10
+TASK_YAML = """\
+include: ../kmb_qa/_qa_template.yaml
+task: {task}
+tag: {tag}
+custom_dataset: !function utils.load_qa
+metadata:
+  version: 1
+  qa: data/{stem}_qa.jsonl
+  corpus: data/{stem}_corpus.jsonl
+  primary_metric: f1
+  documents: {docs}
+  questions: {questions}
+"""
+
+
+def convert(items: list[dict], subset: str) -> tuple[list[dict], list[dict]]:
+    """Release items -> (corpus rows, QA rows)."""
+    doc_ids: dict[str, str] = {}
+    corpus, qa = [], []
+    for i, item in enumerate(items):
+        page = item["knowledge"]
+        if page not in doc_ids:
+            doc_ids[page] = f"{subset}{len(doc_ids)}"
+            corpus.append({"id": doc_ids[page], "contents": page})
+        question = item["text"].removeprefix("Question:").removesuffix("Answer:").strip()
+        qa.append({"id": f"{subset}-q{i}", "question": question, "answers": [item["output"].strip()],
+                   "doc_id": doc_ids[page]})
+    return corpus, qa
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def build(source: Path) -> dict[str, tuple[int, int]]:
+    sizes = {}
+    for subset, name in QA_FILES.items():
+        corpus, qa = convert(json.loads((source / name).read_text())["instances"], subset)
+        small_docs = {d["id"] for d in corpus[:SMALL_DOCS]}
+        variants = {
+            f"{subset}": (corpus, qa, "kmb_wiki2023_full"),
+            f"{subset}_small": (corpus[:SMALL_DOCS], [q for q in qa if q["doc_id"] in small_docs], "kmb_wiki2023"),
+        }
+        for stem, (docs, questions, tag) in variants.items():
+            write_jsonl(TASK_DIR / "data" / f"{stem}_corpus.jsonl", docs)
+            write_jsonl(TASK_DIR / "data" / f"{stem}_qa.jsonl", questions)
+            task = f"kmb_wiki2023_{stem}"
+            (TASK_DIR / f"{task}.yaml").write_text(
+                TASK_YAML.format(task=task, tag=tag, stem=stem, docs=len(docs), questions=len(questions))
+            )
+            sizes[task] = (len(docs), len(questions))
+    return sizes
+
+
+if __name__ == "__main__":
+    for task, (docs, questions) in build(Path(sys.argv[1])).items():
+        print(f"{task}: {docs} documents, {questions} questions")
