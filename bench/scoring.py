@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections import Counter
@@ -34,3 +35,15 @@ def qa_scores(prediction: str, answers: Sequence[str]) -> dict[str, float]:
         "exact_match": max(float(normalize(first_line) == normalize(a)) for a in answers),
         "f1": max(token_f1(first_line, a) for a in answers),
     }
+
+
+@functools.cache
+def _rouge_scorer():  # -> rouge_score.rouge_scorer.RougeScorer, built once
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F-measure (longest common subsequence of tokens), via Google's rouge-score."""
+    return _rouge_scorer().score(reference, prediction)["rougeL"].fmeasure

@@ -174,8 +174,9 @@ def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> 
     if sum(s.get("metrics") != m for s, m in zip(samples, rescored, strict=True)):
         v.fail(samples_path, "logged per-sample scores differ from re-scoring the responses")
     for name, metric in r.metrics.items():
-        values = [m[name] for m in rescored if name in m]
-        if len(values) != len(samples):
+        values = [m[name] for m in rescored if name in m]  # a per-level score covers its level only
+        if not values:
+            v.fail(path, f"{name}: no sample yields this metric")
             continue
         if abs(sum(values) / len(values) - metric.value) > ROUNDING:
             v.fail(path, f"{name} is {metric.value} but the samples score {sum(values) / len(values):.6f}")

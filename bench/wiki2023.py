@@ -44,8 +44,9 @@ def convert(items: list[dict], subset: str) -> tuple[list[dict], list[dict]]:
             doc_ids[page] = f"{subset}{len(doc_ids)}"
             corpus.append({"id": doc_ids[page], "contents": page})
         question = item["text"].removeprefix("Question:").removesuffix("Answer:").strip()
-        qa.append({"id": f"{subset}-q{i}", "question": question, "answers": [item["output"].strip()],
-                   "doc_id": doc_ids[page]})
+        qa.append(
+            {"id": f"{subset}-q{i}", "question": question, "answers": [item["output"].strip()], "doc_id": doc_ids[page]}
+        )
     return corpus, qa
 
 

@@ -93,7 +93,9 @@ def test_wiki_questions_point_at_their_pages_and_small_is_a_prefix(subset):
 
 
 def test_wiki_tag_runs_the_small_subsets():
-    assert expand_tasks(task_manager(), ["kmb_wiki2023"]) == [f"kmb_wiki2023_{s}_small" for s in ("bio", "film", "multi")]
+    assert expand_tasks(task_manager(), ["kmb_wiki2023"]) == [
+        f"kmb_wiki2023_{s}_small" for s in ("bio", "film", "multi")
+    ]
 
 
 def test_wiki_smoke_through_lm_eval(tiny_model):
@@ -110,3 +112,33 @@ def test_wiki_smoke_through_lm_eval(tiny_model):
     lm = MemoryLM(memory, Reader(tiny_model, batch_size=2), context_budget=128)
     results = lm_eval.simple_evaluate(model=lm, tasks=[spec.name], task_manager=manager, limit=2, bootstrap_iters=10)
     assert {"exact_match,none", "f1,none"} <= set(results["results"][spec.name])
+
+
+def test_paperqa_scores_each_level_on_its_own_questions(tiny_model):
+    import lm_eval
+
+    from baselines import make_memory
+    from bench.lm import MemoryLM
+    from bench.reader import Reader
+
+    manager = task_manager()
+    spec = task_spec(manager, "kmb_paperqa_small")
+    assert spec.primary_metric == "rougeL" and len(spec.corpus().documents) == 3
+    memory = make_memory("none", {}, seed=0)
+    lm = MemoryLM(memory, Reader(tiny_model, batch_size=4))
+    out = lm_eval.simple_evaluate(
+        model=lm, tasks=[spec.name], task_manager=manager, limit=21, bootstrap_iters=10, log_samples=True
+    )
+    samples, results = out["samples"][spec.name], out["results"][spec.name]
+    for level in (1, 2, 3):
+        mine = [s["rougeL"] for s in samples if s["doc"]["level"] == level]
+        assert mine and results[f"rougeL_l{level},none"] == pytest.approx(sum(mine) / len(mine))
+    assert results["rougeL,none"] == pytest.approx(sum(s["rougeL"] for s in samples) / len(samples))
+
+
+def test_rouge_and_f1():
+    from bench.scoring import rouge_l, token_f1
+
+    assert rouge_l("the cat sat on the mat", "the cat sat on the mat") == 1.0
+    assert 0 < rouge_l("a cat sat", "the cat sat on the mat") < 1
+    assert token_f1("Paris, France", "paris") == pytest.approx(2 / 3)

@@ -1,0 +1,25 @@
+"""lm-eval hooks for PaperQA: long answers scored by ROUGE-L and token F1, overall and per level."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.scoring import rouge_l, token_f1
+from bench.taskdata import jsonl_dataset
+
+HERE = Path(__file__).resolve().parent
+
+
+def load_qa(qa: str, **_: Any) -> Any:
+    return jsonl_dataset(qa, HERE)
+
+
+def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
+    """Overall scores for every question, plus `<score>_l<level>` for its level only, so
+    lm-eval's mean of a level key is the mean over that level's questions."""
+    answer = results[0].strip()
+    f1 = max(token_f1(answer, reference) for reference in doc["answers"])
+    rouge = max(rouge_l(answer, reference) for reference in doc["answers"])
+    level = doc["level"]
+    return {"rougeL": rouge, "f1": f1, f"rougeL_l{level}": rouge, f"f1_l{level}": f1}
