@@ -40,20 +40,12 @@ class Corpus:
     @classmethod
     def from_jsonl(cls, path: Path, name: str | None = None) -> Corpus:
         """Read a corpus file; a malformed line is reported with its file and line number."""
+        from bench.taskdata import read_jsonl_objects
+
         documents = []
-        try:
-            lines = path.read_text().splitlines()
-        except OSError as exc:
-            raise UserError(f"cannot read corpus {path}: {exc.strerror}") from None
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("contents"), str):
-                raise UserError(f"{path}:{number}: needs a string field 'contents'")
+        for number, row in read_jsonl_objects(path, "corpus"):
+            if not isinstance(row.get("contents"), str):
+                raise UserError(f"{path}:{number}: field 'contents' must be a string")
             documents.append(Document(id=str(row.get("id", number)), contents=row["contents"]))
         if not documents:
             raise UserError(f"{path}: the corpus is empty")

@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from bench.taskdata import write_task_variant
+
 TASK_DIR = Path(__file__).resolve().parent.parent / "tasks" / "kmb_paperqa"
 SMALL_PAPERS = 3
 TASK_YAML = """\
@@ -44,10 +46,6 @@ def convert(papers: list[dict]) -> tuple[list[dict], list[dict]]:
     return corpus, qa
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
-
 def build(source: Path) -> dict[str, tuple[int, int]]:
     corpus, qa = convert(json.loads(source.read_text()))
     small = {d["id"] for d in corpus[:SMALL_PAPERS]}
@@ -57,12 +55,9 @@ def build(source: Path) -> dict[str, tuple[int, int]]:
     }
     sizes = {}
     for stem, (docs, questions, tag) in variants.items():
-        write_jsonl(TASK_DIR / "data" / f"{stem}_corpus.jsonl", docs)
-        write_jsonl(TASK_DIR / "data" / f"{stem}_qa.jsonl", questions)
         task = f"kmb_paperqa_{stem}"
-        (TASK_DIR / f"{task}.yaml").write_text(
-            TASK_YAML.format(task=task, tag=tag, stem=stem, docs=len(docs), questions=len(questions))
-        )
+        yaml = TASK_YAML.format(task=task, tag=tag, stem=stem, docs=len(docs), questions=len(questions))
+        write_task_variant(TASK_DIR, task, stem, docs, questions, yaml)
         sizes[task] = (len(docs), len(questions))
     return sizes
 

@@ -8,13 +8,13 @@ The files are written once and committed, so lm-eval reads them as plain JSONL.
 from __future__ import annotations
 
 import csv
-import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import UserError
+from bench.taskdata import write_jsonl
 
 FACT_TEMPLATE = "Question: What is the phone number of {name}? Answer: {phone}"
 PAPER_BOOK = Path(__file__).resolve().parent.parent / "tasks/kmb_phonebook/data/synthetic_phonebook.csv"
@@ -71,11 +71,11 @@ def fresh_book(n_facts: int, seed: int, avoid: Sequence[Entry] = ()) -> list[Ent
 
 def write_task_files(entries: Sequence[Entry], folder: Path, stem: str) -> None:
     """`<stem>_qa.jsonl` for lm-eval and `<stem>_corpus.jsonl` ({id, contents}) for the memories."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / f"{stem}_qa.jsonl").open("w") as qa, (folder / f"{stem}_corpus.jsonl").open("w") as corpus:
-        for i, e in enumerate(entries):
-            qa.write(json.dumps({"id": f"pb{i}", "name": e.name, "answer": e.phone}) + "\n")
-            corpus.write(json.dumps({"id": f"pb{i}", "contents": e.fact}) + "\n")
+    write_jsonl(
+        folder / f"{stem}_qa.jsonl",
+        ({"id": f"pb{i}", "name": e.name, "answer": e.phone} for i, e in enumerate(entries)),
+    )
+    write_jsonl(folder / f"{stem}_corpus.jsonl", ({"id": f"pb{i}", "contents": e.fact} for i, e in enumerate(entries)))
 
 
 TASK_DIR = PAPER_BOOK.parent.parent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,12 @@ def jsonl_dataset(path: str, here: Path) -> Any:
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
 
 
-def read_qa(path: Path) -> list[dict[str, Any]]:
-    """`{id, question, answers[]}` lines; a bad line is reported with its file, line and field."""
+def read_jsonl_objects(path: Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) per non-blank line; an unreadable file or a bad line is a UserError."""
     try:
         lines = path.read_text().splitlines()
     except OSError as exc:
-        raise UserError(f"cannot read QA file {path}: {exc.strerror}") from None
-    rows = []
+        raise UserError(f"cannot read {what} {path}: {exc.strerror}") from None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -35,6 +35,25 @@ def read_qa(path: Path) -> list[dict[str, Any]]:
             raise UserError(f"{path}:{number}: not JSON ({exc.msg})") from None
         if not isinstance(row, dict):
             raise UserError(f"{path}:{number}: each line must be a JSON object")
+        yield number, row
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def write_task_variant(task_dir: Path, task: str, stem: str, docs: list[dict], qa: list[dict], yaml: str) -> None:
+    """`data/<stem>_corpus.jsonl`, `data/<stem>_qa.jsonl` and `<task>.yaml`, as the builders commit them."""
+    write_jsonl(task_dir / "data" / f"{stem}_corpus.jsonl", docs)
+    write_jsonl(task_dir / "data" / f"{stem}_qa.jsonl", qa)
+    (task_dir / f"{task}.yaml").write_text(yaml)
+
+
+def read_qa(path: Path) -> list[dict[str, Any]]:
+    """`{id, question, answers[]}` lines; a bad line is reported with its file, line and field."""
+    rows = []
+    for number, row in read_jsonl_objects(path, "QA file"):
         if not isinstance(row.get("question"), str) or not row["question"].strip():
             raise UserError(f"{path}:{number}: field 'question' must be a non-empty string")
         answers = row.get("answers")
@@ -77,10 +96,8 @@ def write_byok_task(corpus_path: Path, qa_path: Path, name: str | None = None) -
     folder = cache_dir() / "tasks" / f"{task}-{digest}"
     if not (folder / f"{task}.yaml").is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        with (folder / "qa.jsonl").open("w") as f:
-            f.writelines(json.dumps(row) + "\n" for row in rows)
-        with (folder / "corpus.jsonl").open("w") as f:
-            f.writelines(json.dumps({"id": d.id, "contents": d.contents}) + "\n" for d in corpus.documents)
+        write_jsonl(folder / "qa.jsonl", rows)
+        write_jsonl(folder / "corpus.jsonl", ({"id": d.id, "contents": d.contents} for d in corpus.documents))
         yaml_text = BYOK_YAML.format(template=QA_TEMPLATE, task=task, qa=folder / "qa.jsonl")
         (folder / f"{task}.yaml").write_text(yaml_text)
     return folder, task

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from bench.taskdata import write_task_variant
+
 TASK_DIR = Path(__file__).resolve().parent.parent / "tasks" / "kmb_wiki2023"
 QA_FILES = {
     "multi": "wiki_2023_10_len_1502_openbook_test.json",
@@ -50,10 +52,6 @@ def convert(items: list[dict], subset: str) -> tuple[list[dict], list[dict]]:
     return corpus, qa
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
-
 def build(source: Path) -> dict[str, tuple[int, int]]:
     sizes = {}
     for subset, name in QA_FILES.items():
@@ -64,12 +62,9 @@ def build(source: Path) -> dict[str, tuple[int, int]]:
             f"{subset}_small": (corpus[:SMALL_DOCS], [q for q in qa if q["doc_id"] in small_docs], "kmb_wiki2023"),
         }
         for stem, (docs, questions, tag) in variants.items():
-            write_jsonl(TASK_DIR / "data" / f"{stem}_corpus.jsonl", docs)
-            write_jsonl(TASK_DIR / "data" / f"{stem}_qa.jsonl", questions)
             task = f"kmb_wiki2023_{stem}"
-            (TASK_DIR / f"{task}.yaml").write_text(
-                TASK_YAML.format(task=task, tag=tag, stem=stem, docs=len(docs), questions=len(questions))
-            )
+            yaml = TASK_YAML.format(task=task, tag=tag, stem=stem, docs=len(docs), questions=len(questions))
+            write_task_variant(TASK_DIR, task, stem, docs, questions, yaml)
             sizes[task] = (len(docs), len(questions))
     return sizes
 

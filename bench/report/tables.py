@@ -20,6 +20,10 @@ COLUMNS = [
 ]
 
 
+# Shown after a task's primary metric, when the task reports them.
+SECONDARY_METRICS = ("exact_match", "f1", "digits_match")
+
+
 def human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -48,9 +52,8 @@ def markdown_table(frame: pd.DataFrame) -> str:
     order = {"none": 0, "icl": 1, "rag": 2, "lora": 3}
     sections = []
     for task, rows in frame.groupby("task", sort=True):
-        metrics = [
-            m for m in dict.fromkeys([rows["primary_metric"].iloc[0], "exact_match", "digits_match"]) if m in rows
-        ]
+        candidates = dict.fromkeys([rows["primary_metric"].iloc[0], *SECONDARY_METRICS])
+        metrics = [m for m in candidates if m in rows and rows[m].notna().any()][:3]
         many_seeds = rows["seed"].nunique() > 1
         rows = rows.assign(_order=rows["memory"].map(lambda m: order.get(m.split("(")[0], 9)))
         rows = rows.sort_values(["model", "_order", "memory", "seed"])
