@@ -15,8 +15,7 @@ def jsonl_dataset(path: str, here: Path) -> Any:
     import datasets
 
     full = Path(path) if Path(path).is_absolute() else here / path
-    with full.open() as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = [row for _, row in read_jsonl_objects(full, "task data")]
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
 
 

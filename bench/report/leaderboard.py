@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.record import find_records, load_record
 from bench.report.plots import scatter
-from bench.report.tables import human_bytes
+from bench.report.tables import human_bytes, load_table
 from bench.validate import submission_folders, validate_submission
 
 Z95 = 1.96
@@ -33,19 +32,20 @@ BOARD_COLUMNS = [
 
 def board_frame(submissions: Path) -> tuple[pd.DataFrame, list[str]]:
     """Rows of every valid submission, and the problems of the others (which are left out)."""
-    rows, problems, seen = [], [], {}
+    frames, problems, accepted = [], [], {}
     for folder in submission_folders(submissions):
-        found = validate_submission(folder, seen)
+        found = validate_submission(folder, accepted)
         if found:
             problems += found
-            continue
-        for path in find_records(folder):
-            row = load_record(path).flatten()
-            metric = row["primary_metric"]
-            row.update(submission=folder.name, score=row[metric], score_stderr=row.get(f"{metric}_stderr"))
-            row["total_seconds"] = row["write_seconds"] + row["read_seconds"]
-            rows.append(row)
-    return pd.DataFrame(rows), problems
+        else:
+            frames.append(load_table(folder).assign(submission=folder.name))
+    if not frames:
+        return pd.DataFrame(), problems
+    frame = pd.concat(frames, ignore_index=True)
+    primary = frame.apply(lambda row: row[row["primary_metric"]], axis=1)
+    primary_stderr = frame.apply(lambda row: row.get(f"{row['primary_metric']}_stderr"), axis=1)
+    total = frame["write_seconds"] + frame["read_seconds"]
+    return frame.assign(score=primary, score_stderr=primary_stderr, total_seconds=total), problems
 
 
 def board_markdown(frame: pd.DataFrame) -> str:
