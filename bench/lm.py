@@ -63,7 +63,25 @@ class MemoryLM(LM):
         return results
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
-        raise NotImplementedError("KMBench's MemoryLM answers generate_until tasks only, for now")
+        """Score continuations; a prompt asked with several continuations is recalled once."""
+        prompts = [r.args[0] for r in requests]
+        continuations = [r.args[1] for r in requests]
+        unique = list(dict.fromkeys(prompts))
+        tok = self.reader.model.tokenizer
+        longest = max(len(tok(c, add_special_tokens=False).input_ids) for c in continuations)
+        budget = self.budget_for(unique, longest)
+        started = time.perf_counter()
+        recall_of = dict(zip(unique, self.memory.recall(unique, budget), strict=True))
+        self.log.recall_seconds += time.perf_counter() - started
+        self.log.budgets.append(budget)
+        scored = self.reader.score(prompts, continuations, [recall_of[p] for p in prompts], budget)
+        for prompt in unique:  # one cost entry per question: its choices' seconds added up
+            mine = [s for p, s in zip(prompts, scored, strict=True) if p == prompt]
+            first = mine[0]
+            self.log.by_prompt[prompt] = Answer(
+                "", first.prompt_tokens, first.context_tokens, sum(s.seconds for s in mine), first.dropped
+            )
+        return [(s.logprob, s.greedy) for s in scored]
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         raise NotImplementedError("KMBench's MemoryLM answers generate_until tasks only, for now")

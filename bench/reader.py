@@ -40,6 +40,16 @@ class Answer:
     dropped: int  # knowledge pieces the budget left out
 
 
+@dataclass(frozen=True)
+class Scored:
+    logprob: float  # sum over the continuation's tokens
+    greedy: bool  # whether greedy decoding would have produced the continuation
+    prompt_tokens: int
+    context_tokens: int
+    seconds: float
+    dropped: int
+
+
 def truncate_to_budget(model: LoadedModel, context: str, budget: int) -> tuple[str, int]:
     """Guard against a memory that overran its budget: cut the context, return it and its size."""
     ids = model.tokenizer(context, add_special_tokens=False).input_ids
@@ -69,6 +79,22 @@ class Reader:
         self.model = model
         self.batch_size = batch_size
 
+    def _prepare(
+        self, prompts: Sequence[str], recalls: Sequence[Recall], budget: int
+    ) -> tuple[list[str], list[list[int]], list[int], dict[tuple, list[int]]]:
+        """Rendered texts, their token ids, context sizes, and query indices grouped by adapter set."""
+        tok = self.model.tokenizer
+        texts, ids, context_tokens = [], [], []
+        for prompt, recall in zip(prompts, recalls, strict=True):
+            context, n = truncate_to_budget(self.model, recall.context, budget) if recall.context else ("", 0)
+            texts.append(render_prompt(self.model, context + CONTEXT_SEPARATOR + prompt if context else prompt))
+            ids.append(tok(texts[-1], add_special_tokens=False).input_ids)
+            context_tokens.append(n)
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for i, recall in enumerate(recalls):
+            groups[(recall.adapters, recall.weights)].append(i)
+        return texts, ids, context_tokens, groups
+
     def generate(
         self,
         prompts: Sequence[str],
@@ -77,16 +103,7 @@ class Reader:
         until: Sequence[str],
         max_new_tokens: int,
     ) -> list[Answer]:
-        tok = self.model.tokenizer
-        ids, context_tokens = [], []
-        for prompt, recall in zip(prompts, recalls, strict=True):
-            context, n = truncate_to_budget(self.model, recall.context, budget) if recall.context else ("", 0)
-            text = render_prompt(self.model, context + CONTEXT_SEPARATOR + prompt if context else prompt)
-            ids.append(tok(text, add_special_tokens=False).input_ids)
-            context_tokens.append(n)
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, recall in enumerate(recalls):
-            groups[(recall.adapters, recall.weights)].append(i)
+        _, ids, context_tokens, groups = self._prepare(prompts, recalls, budget)
         answers: list[Answer | None] = [None] * len(prompts)
         with tqdm(total=len(prompts), desc="answer", unit="q") as bar:
             for members in groups.values():
@@ -97,6 +114,49 @@ class Reader:
                 for i, text in zip(members, texts, strict=True):
                     answers[i] = Answer(text, len(ids[i]), context_tokens[i], share, recalls[i].dropped)
         return answers  # type: ignore[return-value]
+
+    def score(
+        self, prompts: Sequence[str], continuations: Sequence[str], recalls: Sequence[Recall], budget: int
+    ) -> list[Scored]:
+        """Log-probability of each continuation after its prompt (and its memory's context)."""
+        tok = self.model.tokenizer
+        texts, ids, context_tokens, groups = self._prepare(prompts, recalls, budget)
+        pairs = []
+        for text, prompt_ids, continuation in zip(texts, ids, continuations, strict=True):
+            whole = tok(text + continuation, add_special_tokens=False).input_ids
+            pairs.append((prompt_ids or [tok.eos_token_id], whole[len(prompt_ids) :]))
+        scored: list[Scored | None] = [None] * len(prompts)
+        with tqdm(total=len(prompts), desc="score", unit="q") as bar:
+            for members in groups.values():
+                with adapters_active(self.model, recalls[members[0]]) as net:
+                    for start in range(0, len(members), self.batch_size):
+                        batch = members[start : start + self.batch_size]
+                        began = time.perf_counter()
+                        results = self._score_batch(net, [pairs[i] for i in batch])
+                        share = (time.perf_counter() - began) / len(batch)
+                        for i, (logprob, greedy) in zip(batch, results, strict=True):
+                            n = len(pairs[i][0]) + len(pairs[i][1])
+                            scored[i] = Scored(logprob, greedy, n, context_tokens[i], share, recalls[i].dropped)
+                        bar.update(len(batch))
+        return scored  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def _score_batch(self, net: Any, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
+        width = max(len(c) + len(k) for c, k in pairs)
+        ids = torch.full((len(pairs), width), self.model.tokenizer.pad_token_id)
+        mask = torch.zeros((len(pairs), width), dtype=torch.long)
+        for b, (context, continuation) in enumerate(pairs):  # right padding: positions stay aligned
+            ids[b, : len(context) + len(continuation)] = torch.tensor(context + continuation)
+            mask[b, : len(context) + len(continuation)] = 1
+        logits = net(input_ids=ids.to(self.model.device), attention_mask=mask.to(self.model.device)).logits
+        logprobs = logits.float().log_softmax(dim=-1).cpu()
+        results = []
+        for b, (context, continuation) in enumerate(pairs):
+            rows = logprobs[b, len(context) - 1 : len(context) + len(continuation) - 1]
+            target = torch.tensor(continuation)
+            picked = rows.gather(1, target.unsqueeze(1)).sum().item()
+            results.append((picked, bool((rows.argmax(dim=-1) == target).all())))
+        return results
 
     def _answer_group(
         self, net: Any, rows: list[list[int]], until: Sequence[str], max_new: int, bar: tqdm

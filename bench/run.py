@@ -209,7 +209,10 @@ def sample_rows(samples: list[dict[str, Any]], read: ReadLog) -> list[dict[str, 
                 "doc": sample["doc"],
                 "prompt": prompt,
                 "target": sample["target"],
-                "response": sample["resps"][0][0],
+                # generated text, or the score of each choice for loglikelihood tasks
+                "response": first
+                if isinstance(first := sample["resps"][0][0], str)
+                else [r[0] for r in sample["resps"]],
                 "filtered_response": sample["filtered_resps"][0],
                 "metrics": metrics,
                 "context_tokens": answer.context_tokens,
@@ -226,7 +229,7 @@ def measure_cost(
 ) -> Cost:
     fp = memory.footprint()
     n = max(1, len(samples))
-    answer_tokens = sum(count_tokens(lm.tokenizer, row["response"]) for row in samples)
+    answer_tokens = sum(count_tokens(lm.tokenizer, r["response"]) for r in samples if isinstance(r["response"], str))
     prompt_tokens = sum(row["prompt_tokens"] for row in samples)
     return Cost(
         write_seconds=fp.write_seconds if fp.write_seconds is not None else write.seconds,

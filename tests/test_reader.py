@@ -33,3 +33,64 @@ def test_prefix_cache_gives_the_same_answers(tiny_model, monkeypatch):
     monkeypatch.setattr(reader_module, "MIN_SHARED_PREFIX", 64)
     single = Reader(tiny_model, batch_size=4).generate(prompts, recalls, 200, ["\n"], 6)
     assert [a.text for a in single] == [a.text for a in plain]
+
+
+def test_score_matches_a_hand_computed_log_probability(tiny_model):
+    import torch
+
+    tok, net = tiny_model.tokenizer, tiny_model.model
+    prompts = ["Question: What is the phone number of Ada Stone? Answer:", "Question: Who? Answer:"]
+    continuations = [" 212-555-0101", " Bo Lind"]
+    scored = Reader(tiny_model, batch_size=2).score(prompts, continuations, [Recall(), Recall()], 100)
+    for prompt, continuation, result in zip(prompts, continuations, scored, strict=True):
+        context = tok(prompt, add_special_tokens=False).input_ids
+        whole = tok(prompt + continuation, add_special_tokens=False).input_ids
+        with torch.no_grad():
+            logprobs = net(input_ids=torch.tensor([whole])).logits[0].log_softmax(-1)
+        target = whole[len(context) :]
+        expected = sum(logprobs[len(context) - 1 + j, t].item() for j, t in enumerate(target))
+        greedy = all(logprobs[len(context) - 1 + j].argmax().item() == t for j, t in enumerate(target))
+        assert abs(result.logprob - expected) < 1e-4 and result.greedy == greedy
+        assert result.prompt_tokens == len(whole)
+
+
+def test_multiple_choice_task_runs_through_kmbench(tiny_model_dir, tiny_task_dir, tmp_path):
+    import json
+
+    from bench.cli import main
+    from bench.record import find_records, read_samples, samples_path_for
+
+    (tiny_task_dir / "kmb_tiny_mc.yaml").write_text(
+        "task: kmb_tiny_mc\ncustom_dataset: !function utils.load_qa\ntest_split: test\noutput_type: multiple_choice\n"
+        'doc_to_text: "Question: What is the phone number of {{name}}? Answer:"\n'
+        'doc_to_choice: "{{[answer, answer[::-1]]}}"\ndoc_to_target: 0\n'
+        "metric_list:\n  - metric: acc\n    aggregation: mean\n    higher_is_better: true\n"
+        "metadata:\n  version: 1\n  qa: data/tiny_qa.jsonl\n  corpus: data/tiny_corpus.jsonl\n"
+    )
+    out = tmp_path / "runs"
+    code = main(
+        [
+            "run",
+            "--model",
+            str(tiny_model_dir),
+            "--include-path",
+            str(tiny_task_dir),
+            "--tasks",
+            "kmb_tiny_mc",
+            "--memories",
+            "none,icl",
+            "--limit",
+            "3",
+            "--out",
+            str(out),
+            "--reports",
+            str(tmp_path / "rep"),
+        ]
+    )
+    assert code == 0
+    for path in find_records(out):
+        record = json.loads(path.read_text())
+        assert 0 <= record["metrics"]["acc"]["value"] <= 1 and record["task"]["n_queries"] == 3
+        samples = read_samples(samples_path_for(path))
+        assert len(samples) == 3 and all(len(s["response"]) == 2 for s in samples)
+        assert (record["cost"]["context_tokens_per_query"] > 0) == path.name.startswith("icl")
