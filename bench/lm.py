@@ -10,7 +10,7 @@ from typing import Any
 from lm_eval.api.model import LM
 
 from bench.memory import Memory
-from bench.reader import Answer, Reader
+from bench.reader import Answer, Reader, Scored
 
 # Room kept for the chat template and separators around the context.
 TEMPLATE_MARGIN = 16
@@ -40,6 +40,15 @@ class MemoryLM(LM):
         room = self.reader.model.context_window - longest - max_new_tokens - TEMPLATE_MARGIN
         return max(0, min(room, self.context_budget) if self.context_budget is not None else room)
 
+    def _recall(self, prompts: list[str], reserve_tokens: int) -> tuple[list[Any], int]:
+        """The memory's recalls for these prompts, within the budget left after `reserve_tokens`."""
+        budget = self.budget_for(prompts, reserve_tokens)
+        started = time.perf_counter()
+        recalls = self.memory.recall(prompts, budget)
+        self.log.recall_seconds += time.perf_counter() - started
+        self.log.budgets.append(budget)
+        return recalls, budget
+
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
         by_kwargs: dict[str, list[int]] = defaultdict(list)
         for i, request in enumerate(requests):
@@ -51,11 +60,7 @@ class MemoryLM(LM):
             until = kwargs.get("until") or []
             until = [until] if isinstance(until, str) else list(until)
             max_new = int(kwargs.get("max_gen_toks", 64))
-            budget = self.budget_for(prompts, max_new)
-            started = time.perf_counter()
-            recalls = self.memory.recall(prompts, budget)
-            self.log.recall_seconds += time.perf_counter() - started
-            self.log.budgets.append(budget)
+            recalls, budget = self._recall(prompts, max_new)
             answers = self.reader.generate(prompts, recalls, budget, until, max_new)
             for i, prompt, answer in zip(members, prompts, answers, strict=True):
                 results[i] = answer.text
@@ -69,19 +74,17 @@ class MemoryLM(LM):
         unique = list(dict.fromkeys(prompts))
         tok = self.reader.model.tokenizer
         longest = max(len(tok(c, add_special_tokens=False).input_ids) for c in continuations)
-        budget = self.budget_for(unique, longest)
-        started = time.perf_counter()
-        recall_of = dict(zip(unique, self.memory.recall(unique, budget), strict=True))
-        self.log.recall_seconds += time.perf_counter() - started
-        self.log.budgets.append(budget)
+        recalls, budget = self._recall(unique, longest)
+        recall_of = dict(zip(unique, recalls, strict=True))
         scored = self.reader.score(prompts, continuations, [recall_of[p] for p in prompts], budget)
-        for prompt in unique:  # one cost entry per question: its choices' seconds added up
-            mine = [s for p, s in zip(prompts, scored, strict=True) if p == prompt]
+        choices: dict[str, list[Scored]] = defaultdict(list)
+        for prompt, result in zip(prompts, scored, strict=True):
+            choices[prompt].append(result)
+        for prompt, mine in choices.items():  # one cost entry per question: its choices' seconds added up
             first = mine[0]
-            self.log.by_prompt[prompt] = Answer(
-                "", first.prompt_tokens, first.context_tokens, sum(s.seconds for s in mine), first.dropped
-            )
+            seconds = sum(s.seconds for s in mine)
+            self.log.by_prompt[prompt] = Answer("", first.prompt_tokens, first.context_tokens, seconds, first.dropped)
         return [(s.logprob, s.greedy) for s in scored]
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
-        raise NotImplementedError("KMBench's MemoryLM answers generate_until tasks only, for now")
+        raise NotImplementedError("KMBench's MemoryLM has no rolling loglikelihood (perplexity tasks)")
