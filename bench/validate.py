@@ -168,13 +168,18 @@ def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> 
     if any(s.get("doc") != facts.docs[s["doc_id"]] for s in samples):
         v.fail(samples_path, "sample questions or answers differ from the task's data")
         return
-    if facts.process_results is None:
-        return
-    rescored = [rescore(facts, s) for s in samples]
-    if sum(s.get("metrics") != m for s, m in zip(samples, rescored, strict=True)):
-        v.fail(samples_path, "logged per-sample scores differ from re-scoring the responses")
+    for key in ("context_tokens", "prompt_tokens"):
+        mean = sum(s.get(key, 0) for s in samples) / len(samples)
+        if abs(mean - getattr(r.cost, f"{key}_per_query")) > 0.01:
+            v.fail(path, f"cost.{key}_per_query disagrees with the samples' mean {mean:.2f}")
+    if facts.process_results is not None:
+        rescored = [rescore(facts, s) for s in samples]
+        if sum(s.get("metrics") != m for s, m in zip(samples, rescored, strict=True)):
+            v.fail(samples_path, "logged per-sample scores differ from re-scoring the responses")
+    else:  # lm-eval's built-in metrics (e.g. acc): the aggregate is checked against the logged samples
+        rescored = [s.get("metrics") or {} for s in samples]
     for name, metric in r.metrics.items():
-        values = [m[name] for m in rescored if name in m]  # a per-level score covers its level only
+        values = [float(m[name]) for m in rescored if name in m]  # a per-level score covers its level only
         if not values:
             v.fail(path, f"{name}: no sample yields this metric")
             continue
@@ -182,10 +187,6 @@ def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> 
             v.fail(path, f"{name} is {metric.value} but the samples score {sum(values) / len(values):.6f}")
         if metric.stderr is not None and abs(stderr_of(values) - metric.stderr) > ROUNDING:
             v.fail(path, f"{name} stderr is {metric.stderr} but the samples give {stderr_of(values):.6f}")
-    for key in ("context_tokens", "prompt_tokens"):
-        mean = sum(s.get(key, 0) for s in samples) / len(samples)
-        if abs(mean - getattr(r.cost, f"{key}_per_query")) > 0.01:
-            v.fail(path, f"cost.{key}_per_query disagrees with the samples' mean {mean:.2f}")
 
 
 def check_costs(v: Validation, path: Path, r: RunRecord) -> None:
