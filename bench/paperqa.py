@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.taskdata import write_task_variant
+from bench.taskdata import first_documents, write_task_variants
 
 TASK_DIR = Path(__file__).resolve().parent.parent / "tasks" / "kmb_paperqa"
 SMALL_PAPERS = 3
@@ -48,18 +48,11 @@ def convert(papers: list[dict]) -> tuple[list[dict], list[dict]]:
 
 def build(source: Path) -> dict[str, tuple[int, int]]:
     corpus, qa = convert(json.loads(source.read_text()))
-    small = {d["id"] for d in corpus[:SMALL_PAPERS]}
     variants = {
-        "small": (corpus[:SMALL_PAPERS], [q for q in qa if q["doc_id"] in small], "kmb_paperqa"),
+        "small": (*first_documents(corpus, qa, SMALL_PAPERS), "kmb_paperqa"),
         "all": (corpus, qa, "kmb_paperqa_full"),
     }
-    sizes = {}
-    for stem, (docs, questions, tag) in variants.items():
-        task = f"kmb_paperqa_{stem}"
-        yaml = TASK_YAML.format(task=task, tag=tag, stem=stem, docs=len(docs), questions=len(questions))
-        write_task_variant(TASK_DIR, task, stem, docs, questions, yaml)
-        sizes[task] = (len(docs), len(questions))
-    return sizes
+    return write_task_variants(TASK_DIR, "kmb_paperqa_", TASK_YAML, variants)
 
 
 if __name__ == "__main__":

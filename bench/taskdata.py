@@ -42,11 +42,27 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
-def write_task_variant(task_dir: Path, task: str, stem: str, docs: list[dict], qa: list[dict], yaml: str) -> None:
-    """`data/<stem>_corpus.jsonl`, `data/<stem>_qa.jsonl` and `<task>.yaml`, as the builders commit them."""
-    write_jsonl(task_dir / "data" / f"{stem}_corpus.jsonl", docs)
-    write_jsonl(task_dir / "data" / f"{stem}_qa.jsonl", qa)
-    (task_dir / f"{task}.yaml").write_text(yaml)
+def first_documents(corpus: list[dict], qa: list[dict], n: int) -> tuple[list[dict], list[dict]]:
+    """The first `n` documents and the questions whose gold `doc_id` is among them."""
+    kept = corpus[:n]
+    ids = {d["id"] for d in kept}
+    return kept, [q for q in qa if q["doc_id"] in ids]
+
+
+def write_task_variants(
+    task_dir: Path, prefix: str, yaml_template: str, variants: dict[str, tuple[list[dict], list[dict], str]]
+) -> dict[str, tuple[int, int]]:
+    """For each `stem: (documents, questions, tag)`, write `data/<stem>_corpus.jsonl`,
+    `data/<stem>_qa.jsonl` and `<prefix><stem>.yaml`; returns (documents, questions) per task."""
+    sizes = {}
+    for stem, (docs, qa, tag) in variants.items():
+        task = f"{prefix}{stem}"
+        write_jsonl(task_dir / "data" / f"{stem}_corpus.jsonl", docs)
+        write_jsonl(task_dir / "data" / f"{stem}_qa.jsonl", qa)
+        yaml = yaml_template.format(task=task, tag=tag, stem=stem, docs=len(docs), questions=len(qa))
+        (task_dir / f"{task}.yaml").write_text(yaml)
+        sizes[task] = (len(docs), len(qa))
+    return sizes
 
 
 def read_qa(path: Path) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.taskdata import write_task_variant
+from bench.taskdata import first_documents, write_task_variants
 
 TASK_DIR = Path(__file__).resolve().parent.parent / "tasks" / "kmb_wiki2023"
 QA_FILES = {
@@ -56,16 +56,11 @@ def build(source: Path) -> dict[str, tuple[int, int]]:
     sizes = {}
     for subset, name in QA_FILES.items():
         corpus, qa = convert(json.loads((source / name).read_text())["instances"], subset)
-        small_docs = {d["id"] for d in corpus[:SMALL_DOCS]}
         variants = {
-            f"{subset}": (corpus, qa, "kmb_wiki2023_full"),
-            f"{subset}_small": (corpus[:SMALL_DOCS], [q for q in qa if q["doc_id"] in small_docs], "kmb_wiki2023"),
+            subset: (corpus, qa, "kmb_wiki2023_full"),
+            f"{subset}_small": (*first_documents(corpus, qa, SMALL_DOCS), "kmb_wiki2023"),
         }
-        for stem, (docs, questions, tag) in variants.items():
-            task = f"kmb_wiki2023_{stem}"
-            yaml = TASK_YAML.format(task=task, tag=tag, stem=stem, docs=len(docs), questions=len(questions))
-            write_task_variant(TASK_DIR, task, stem, docs, questions, yaml)
-            sizes[task] = (len(docs), len(questions))
+        sizes.update(write_task_variants(TASK_DIR, "kmb_wiki2023_", TASK_YAML, variants))
     return sizes
 
 

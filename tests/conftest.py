@@ -25,6 +25,12 @@ def fact_line(name: str, phone: str) -> str:
     return f"Question: What is the phone number of {name}? Answer: {phone}"
 
 
+def run_args(model_dir: Path, out: Path, tasks: str, *extra: str, memories: str = "none,icl", limit: int = 3) -> list:
+    """`kmbench run` arguments for a quick tiny-model run writing records to `out`."""
+    return ["run", "--model", str(model_dir), "--tasks", tasks, "--memories", memories, "--limit", str(limit),
+            "--out", str(out), "--reports", str(out / "reports"), *extra]  # fmt: skip
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
     """Adapters and converted models go to a per-test folder, never the user's cache."""
@@ -110,23 +116,7 @@ def runs(tiny_model_dir, tmp_path_factory) -> Path:
     patch.setattr(bench.run, "git_state", lambda: ("0123abcd", False))
     patch.setenv("KMBENCH_CACHE", str(out / "cache"))
     try:
-        code = main(
-            [
-                "run",
-                "--model",
-                str(tiny_model_dir),
-                "--tasks",
-                "kmb_phonebook_1k",
-                "--memories",
-                "none,icl",
-                "--limit",
-                "3",
-                "--out",
-                str(out),
-                "--reports",
-                str(out / "reports"),
-            ]
-        )
+        code = main(run_args(tiny_model_dir, out, "kmb_phonebook_1k"))
     finally:
         patch.undo()
     assert code == 0

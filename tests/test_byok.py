@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FACTS, fact_line
+from conftest import FACTS, fact_line, run_args
 
 from bench.cli import main
 from bench.errors import UserError
@@ -72,23 +72,7 @@ def test_run_with_your_own_files(tiny_model_dir, byok_files, tmp_path, capsys):
     corpus, qa = byok_files
     out = tmp_path / "runs"
     code = main(
-        [
-            "run",
-            "--model",
-            str(tiny_model_dir),
-            "--corpus",
-            str(corpus),
-            "--qa",
-            str(qa),
-            "--memories",
-            "none,rag",
-            "--limit",
-            "2",
-            "--out",
-            str(out),
-            "--reports",
-            str(tmp_path / "rep"),
-        ]
+        run_args(tiny_model_dir, out, "", "--corpus", str(corpus), "--qa", str(qa), memories="none,rag", limit=2)
     )
     assert code == 0
     records = sorted((out / "records/kmb_byok_my_qa").rglob("*.json"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import run_args
 
 from bench.cli import main
 
@@ -63,23 +64,7 @@ def test_ls_lists_tasks_memories_and_models(capsys):
 
 
 def test_run_on_tiny_model_writes_records_then_skips_them(tiny_model_dir, tiny_task_dir, tmp_path, caplog):
-    args = [
-        "run",
-        "--model",
-        str(tiny_model_dir),
-        "--include-path",
-        str(tiny_task_dir),
-        "--tasks",
-        "kmb_tiny",
-        "--memories",
-        "none,icl",
-        "--limit",
-        "2",
-        "--out",
-        str(tmp_path / "runs"),
-        "--reports",
-        str(tmp_path / "rep"),
-    ]
+    args = run_args(tiny_model_dir, tmp_path / "runs", "kmb_tiny", "--include-path", str(tiny_task_dir), limit=2)
     assert main(args) == 0
     records = sorted((tmp_path / "runs/records/kmb_tiny").rglob("*.json"))
     assert len(records) == 2
@@ -88,4 +73,4 @@ def test_run_on_tiny_model_writes_records_then_skips_them(tiny_model_dir, tiny_t
     assert main(args) == 0  # same configs: kept, not rerun or overwritten
     assert [p.stat().st_mtime_ns for p in records] == stamps
     assert sum("record exists" in m for m in caplog.messages) == 2
-    assert (tmp_path / "rep/results.md").read_text().count("| `") == 2
+    assert (tmp_path / "runs/reports/results.md").read_text().count("| `") == 2

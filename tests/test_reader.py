@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import FACTS, fact_line
+from conftest import FACTS, fact_line, run_args
 
 import bench.reader as reader_module
 from bench.memory import Recall
@@ -68,25 +68,7 @@ def test_multiple_choice_task_runs_through_kmbench(tiny_model_dir, tiny_task_dir
         "metadata:\n  version: 1\n  qa: data/tiny_qa.jsonl\n  corpus: data/tiny_corpus.jsonl\n"
     )
     out = tmp_path / "runs"
-    code = main(
-        [
-            "run",
-            "--model",
-            str(tiny_model_dir),
-            "--include-path",
-            str(tiny_task_dir),
-            "--tasks",
-            "kmb_tiny_mc",
-            "--memories",
-            "none,icl",
-            "--limit",
-            "3",
-            "--out",
-            str(out),
-            "--reports",
-            str(tmp_path / "rep"),
-        ]
-    )
+    code = main(run_args(tiny_model_dir, out, "kmb_tiny_mc", "--include-path", str(tiny_task_dir)))
     assert code == 0
     for path in find_records(out):
         record = json.loads(path.read_text())
