@@ -108,7 +108,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.what in ("memories", "all"):
         print("memories:")
         for name, cls in MEMORIES.items():
-            print(f"  {name:<8} {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else cls.__module__}")
+            about = (sys.modules[cls.__module__].__doc__ or cls.__module__).strip().splitlines()[0]
+            print(f"  {name:<8} {about}")
     if args.what in ("models", "all"):
         print("model aliases (any Hugging Face id or local folder works too):")
         for name, wheel in ALIASES.items():
