@@ -193,7 +193,8 @@ class LoRAMemory(Memory):
                 "config": config_dict(self.config),
             }
         )
-        return cache_dir() / "adapters" / f"{corpus.name}-r{self.config.rank}-{key}"
+        # named by content, not task: tasks over the same corpus (CounterFact's two) share one adapter
+        return cache_dir() / "adapters" / f"lora-r{self.config.rank}-{key}"
 
     def write(self, corpus: Corpus, model: LoadedModel) -> None:
         folder = self.adapter_folder(corpus, model)

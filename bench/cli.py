@@ -76,6 +76,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "out": Path(args.out),
             "force": args.force,
             "include_paths": tuple(Path(p) for p in args.include_path),
+            "forgetting": not args.no_forgetting,
+            "judge": args.judge,
         },
         where="run",
     )
@@ -104,7 +106,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         print("tasks:")
         for name in expand_tasks(manager, [t for t in manager.all_tasks if t.startswith("kmb_") or args.include_path]):
             spec = task_spec(manager, name)
-            print(f"  {name:<24} v{spec.version}  corpus {spec.corpus_path.name}  metric {spec.primary_metric}")
+            corpus = spec.corpus_path.name if spec.corpus_path else "(probe)"
+            print(f"  {name:<24} v{spec.version}  corpus {corpus}  metric {spec.primary_metric}")
     if args.what in ("memories", "all"):
         print("memories:")
         for name, cls in MEMORIES.items():
@@ -192,6 +195,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", default="reports", help="tables and plots folder")
     run.add_argument("--force", action="store_true", help="rerun and replace records that already exist")
     run.add_argument("--include-path", action="append", default=[], help="extra folder of task YAMLs")
+    run.add_argument(
+        "--no-forgetting", action="store_true", help="skip the kmb_forgetting probe after runs that install adapters"
+    )
+    run.add_argument(
+        "--judge", metavar="MODEL", help="grade long answers (PaperQA) with this local model as an LLM judge (off)"
+    )
     run.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("ls", help="list tasks, memories and model aliases")

@@ -23,6 +23,7 @@ metadata:
   qa: data/{stem}_qa.jsonl
   corpus: data/{stem}_corpus.jsonl
   primary_metric: rougeL
+  judge: true  # `kmbench run --judge MODEL` grades the answers 0-10 (bench/judge.py)
   documents: {docs}
   questions: {questions}
 """

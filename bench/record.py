@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,33 @@ class Cost:
     read_peak_mb: float | None
 
 
+@dataclass(frozen=True)
+class Forgetting:
+    """What an adapter run did to knowledge the base model had (the `kmb_forgetting` probe).
+
+    The answers are kept so a reviewer can re-score both sides; `retention` is the share of the
+    probe questions the base model answers right that the memory still answers right.
+    """
+
+    task: str
+    version: str
+    base_answers: list[str]
+    memory_answers: list[str]
+    base_correct: int
+    retained: int
+    retention: float | None  # None when the base model knows none of the probe questions
+
+
+@dataclass(frozen=True)
+class JudgeInfo:
+    """Who graded the answers when the optional LLM judge was on (scores are in the samples)."""
+
+    model: str
+    model_id: str
+    rubric_sha256: str
+    unparseable: int  # outputs with no 0-10 score, counted as 0
+
+
 # Columns where smaller is better, for tables, plots and a Pareto front.
 LOWER_IS_BETTER = {f.name for f in fields(Cost)} - {"write_cached"}
 
@@ -99,6 +126,8 @@ class RunRecord:
     metrics: dict[str, Metric]
     cost: Cost
     env: dict[str, Any]
+    forgetting: Forgetting | None = None  # adapter runs only (v2)
+    judge: JudgeInfo | None = None  # runs with --judge on tasks that allow it (v2)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -115,6 +144,8 @@ class RunRecord:
             metrics={k: Metric(**v) for k, v in data["metrics"].items()},
             cost=Cost(**data["cost"]),
             env=data["env"],
+            forgetting=Forgetting(**data["forgetting"]) if data["forgetting"] else None,
+            judge=JudgeInfo(**data["judge"]) if data["judge"] else None,
         )
 
     def flatten(self) -> dict[str, Any]:
@@ -133,12 +164,18 @@ class RunRecord:
             row[name] = metric.value
             row[f"{name}_stderr"] = metric.stderr
         row.update(asdict(self.cost))
+        row["retention"] = self.forgetting.retention if self.forgetting else None
         return row
 
 
-# schema_version -> function lifting a record of that version one version up. Empty while
-# there is only v1; a v2 adds {1: v1_to_v2} here, and old records keep loading.
-MIGRATIONS: dict[int, Any] = {}
+def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 added the forgetting probe and the LLM judge; v1 runs had neither."""
+    return {**data, "forgetting": None, "judge": None, "schema_version": 2}
+
+
+# schema_version -> function lifting a record of that version one version up, so old records
+# (and leaderboard submissions) keep loading.
+MIGRATIONS: dict[int, Any] = {1: v1_to_v2}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from bench.adapters import unload_adapters
 from bench.config import check, config_dict, stable_hash
 from bench.cost import PeakMemory
 from bench.environment import environment, git_state, package_version
+from bench.judge import METRIC as JUDGE_METRIC
+from bench.judge import RUBRIC_SHA256, judge_samples
 from bench.lm import MemoryLM, ReadLog
 from bench.memory import Corpus, Memory
 from bench.models import LoadedModel, load_model
@@ -26,6 +28,8 @@ from bench.packing import count_tokens
 from bench.reader import Reader
 from bench.record import (
     Cost,
+    Forgetting,
+    JudgeInfo,
     MemoryInfo,
     Metric,
     ModelInfo,
@@ -36,6 +40,8 @@ from bench.record import (
     record_paths,
     save_record,
 )
+from bench.retention import ask_probe, forgetting, installs_adapters
+from bench.scoring import stderr_of
 from bench.taskspec import TaskSpec, expand_tasks, task_manager, task_spec
 
 log = logging.getLogger(__name__)
@@ -54,11 +60,21 @@ class RunSettings:
     out: Path = Path("runs")
     force: bool = False
     include_paths: tuple[Path, ...] = ()
+    forgetting: bool = True  # ask the kmb_forgetting probe after every run that installs adapters
+    judge: str | None = None  # a model (alias, hub id or path) that grades tasks with `metadata.judge`
 
     def __post_init__(self) -> None:
         check(self.limit is None or self.limit > 0, "limit must be positive")
         check(self.context_budget is None or self.context_budget >= 0, "context budget must be >= 0")
         check(self.batch_size > 0, "batch size must be positive")
+
+
+@dataclass
+class Shared:
+    """Loaded or asked once per invocation, on first need, and used by every run after."""
+
+    base_probe: tuple | None = None  # the base model's forgetting-probe answers
+    judge: LoadedModel | None = None
 
 
 @dataclass
@@ -91,6 +107,7 @@ def run_id(lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: R
         "seed": s.seed,
         "limit": s.limit,
         "context_budget": s.context_budget,
+        **({"judge": s.judge} if s.judge and spec.judged else {}),
     }
     return f"{memory.name}-{stable_hash(identity)}"
 
@@ -101,6 +118,7 @@ def execute(p: Plan, command: str | None = None) -> list[RunRecord]:
     lm = load_model(s.model, chat_template=s.chat_template)
     model_slug = Path(lm.model_id).name if Path(lm.model_id).is_absolute() else lm.model_id.replace("/", "__")
     records = []
+    shared = Shared()
     for spec in p.tasks:
         for memory in p.memories:
             rid = run_id(lm, spec, p.corpora[spec.name], memory, s)
@@ -112,14 +130,14 @@ def execute(p: Plan, command: str | None = None) -> list[RunRecord]:
                 records.append(load_record(record_path))
                 continue
             log.warning("%s / %s: running", spec.name, memory_label(memory))
-            record, samples = run_one(lm, p, spec, memory, rid, command or " ".join(sys.argv))
+            record, samples = run_one(lm, p, spec, memory, rid, command or " ".join(sys.argv), shared)
             save_record(record, samples, record_path, samples_path)
             records.append(record)
     return records
 
 
 def run_one(
-    lm: LoadedModel, p: Plan, spec: TaskSpec, memory: Memory, rid: str, command: str
+    lm: LoadedModel, p: Plan, spec: TaskSpec, memory: Memory, rid: str, command: str, shared: Shared
 ) -> tuple[RunRecord, list[dict]]:
     import lm_eval
     import transformers
@@ -145,9 +163,12 @@ def run_one(
                 torch_random_seed=s.seed,
                 fewshot_random_seed=s.seed,
             )
+        forgot = probe_forgetting(lm, p, memory, shared) if s.forgetting and installs_adapters(memory) else None
     finally:
         unload_adapters(lm)
     samples = sample_rows(results["samples"][spec.name], memory_lm.log)
+    metrics = parse_metrics(results["results"][spec.name])
+    judged = judge_run(lm, p, samples, metrics, shared) if s.judge and spec.judged else None
     record = RunRecord(
         run=RunInfo(
             rid,
@@ -176,11 +197,33 @@ def run_one(
             spec.primary_metric,
             s.limit,
         ),
-        metrics=parse_metrics(results["results"][spec.name]),
+        metrics=metrics,
         cost=measure_cost(memory, lm, memory_lm.log, samples, write_cost, read_cost),
         env=environment(),
+        forgetting=forgot,
+        judge=judged,
     )
     return record, samples
+
+
+def judge_run(lm: LoadedModel, p: Plan, samples: list[dict], metrics: dict[str, Metric], shared: Shared) -> JudgeInfo:
+    """Grade every answer with the judge (loaded once; the model under test itself when named)."""
+    name = p.settings.judge
+    if shared.judge is None:
+        shared.judge = lm if name == lm.name else load_model(name)
+    unparseable = judge_samples(shared.judge, samples, p.settings.batch_size)
+    scores = [s["metrics"][JUDGE_METRIC] for s in samples]
+    metrics[JUDGE_METRIC] = Metric(sum(scores) / len(scores), stderr_of(scores))
+    return JudgeInfo(shared.judge.name, shared.judge.model_id, RUBRIC_SHA256, unparseable)
+
+
+def probe_forgetting(lm: LoadedModel, p: Plan, memory: Memory, shared: Shared) -> Forgetting:
+    """The probe with the memory's adapters on, against the base model's answers (asked once)."""
+    reader = Reader(lm, p.settings.batch_size)
+    mine = ask_probe(memory, reader, p.manager, p.settings.seed)
+    if shared.base_probe is None:  # the closed-book memory recalls no adapters, so the reader turns them off
+        shared.base_probe = ask_probe(make_memory("none", {}, p.settings.seed), reader, p.manager, p.settings.seed)
+    return forgetting(shared.base_probe, mine)
 
 
 def parse_metrics(task_results: Mapping[str, Any]) -> dict[str, Metric]:
@@ -203,6 +246,7 @@ def sample_rows(samples: list[dict[str, Any]], read: ReadLog) -> list[dict[str, 
         prompt = sample["arguments"][0][0]
         answer = read.by_prompt[prompt]
         metrics = {name: sample[name] for name in sample["metrics"]}
+        filtered = sample["filtered_resps"]
         rows.append(
             {
                 "doc_id": sample["doc_id"],
@@ -213,7 +257,8 @@ def sample_rows(samples: list[dict[str, Any]], read: ReadLog) -> list[dict[str, 
                 "response": first
                 if isinstance(first := sample["resps"][0][0], str)
                 else [r[0] for r in sample["resps"]],
-                "filtered_response": sample["filtered_resps"][0],
+                # what process_results scores: the text, or every choice's (logprob, greedy)
+                "filtered_response": filtered[0] if isinstance(filtered[0], str) else filtered,
                 "metrics": metrics,
                 "context_tokens": answer.context_tokens,
                 "prompt_tokens": answer.prompt_tokens,

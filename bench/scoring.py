@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 import string
 from collections import Counter
@@ -47,3 +48,12 @@ def _rouge_scorer():  # -> rouge_score.rouge_scorer.RougeScorer, built once
 def rouge_l(prediction: str, reference: str) -> float:
     """ROUGE-L F-measure (longest common subsequence of tokens), via Google's rouge-score."""
     return _rouge_scorer().score(reference, prediction)["rougeL"].fmeasure
+
+
+def stderr_of(values: Sequence[float]) -> float:
+    """lm-eval's stderr of a mean: sample standard deviation over sqrt(n)."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean = sum(values) / n
+    return math.sqrt(sum((x - mean) ** 2 for x in values) / (n - 1)) / math.sqrt(n)

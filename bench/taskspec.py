@@ -22,10 +22,13 @@ class TaskSpec:
     name: str
     yaml_path: Path
     version: str
-    corpus_path: Path
+    corpus_path: Path | None  # None for a probe: questions asked beside other tasks' runs
     primary_metric: str
+    judged: bool = False  # whether the optional LLM judge (`--judge`) grades this task's answers
 
     def corpus(self) -> Corpus:
+        if self.corpus_path is None:
+            raise UserError(f"{self.name} is a probe with no knowledge to learn; it is asked beside adapter runs")
         return Corpus.from_jsonl(self.corpus_path, name=self.name)
 
 
@@ -68,13 +71,14 @@ def task_spec(manager, name: str) -> TaskSpec:
     yaml_path = Path(manager.task_index[name].yaml_path)
     cfg = load_yaml(yaml_path, resolve_func=False)
     meta = cfg.get("metadata") or {}
-    if "corpus" not in meta:
+    if "corpus" not in meta and not meta.get("probe"):
         raise UserError(f"task {name} ({yaml_path}) names no `metadata.corpus`, so no memory can learn it")
     metrics = [m["metric"] for m in cfg.get("metric_list", []) if isinstance(m, dict) and "metric" in m]
     return TaskSpec(
         name=name,
         yaml_path=yaml_path,
         version=str(meta.get("version", "0")),
-        corpus_path=(yaml_path.parent / meta["corpus"]).resolve(),
+        corpus_path=(yaml_path.parent / meta["corpus"]).resolve() if "corpus" in meta else None,
         primary_metric=str(meta.get("primary_metric") or (metrics[0] if metrics else "exact_match")),
+        judged=bool(meta.get("judge")),
     )

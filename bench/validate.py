@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UserError
+from bench.judge import METRIC as JUDGE_METRIC
+from bench.judge import parse_score
 from bench.record import RunRecord, migrate, read_samples, samples_path_for
+from bench.scoring import stderr_of
 from bench.submission import SUBMISSION_FILE, submission_records
 
 ROUNDING = 1e-6
@@ -59,7 +62,8 @@ def task_facts(v: Validation, name: str) -> TaskFacts | None:
         task = get_task_dict([name], v.manager)[name]
         config = load_yaml(spec.yaml_path, resolve_func=True)
         docs = [dict(d) for d in task.test_docs()]
-        v.tasks[name] = TaskFacts(spec.version, spec.corpus().sha256, docs, config.get("process_results"))
+        corpus_sha256 = spec.corpus().sha256 if spec.corpus_path else ""
+        v.tasks[name] = TaskFacts(spec.version, corpus_sha256, docs, config.get("process_results"))
     return v.tasks[name]
 
 
@@ -138,16 +142,9 @@ def check_task(v: Validation, path: Path, r: RunRecord) -> TaskFacts | None:
 
 
 def rescore(facts: TaskFacts, sample: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in facts.process_results(sample["doc"], [sample["filtered_response"]]).items()}
-
-
-def stderr_of(values: list[float]) -> float:
-    """lm-eval's stderr of a mean: sample standard deviation over sqrt(n)."""
-    n = len(values)
-    if n < 2:
-        return 0.0
-    mean = sum(values) / n
-    return math.sqrt(sum((x - mean) ** 2 for x in values) / (n - 1)) / math.sqrt(n)
+    response = sample["filtered_response"]
+    results = [response] if isinstance(response, str) else response  # generated text, or each choice's score
+    return {k: float(v) for k, v in facts.process_results(sample["doc"], results).items()}
 
 
 def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> None:
@@ -172,12 +169,19 @@ def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> 
         mean = sum(s.get(key, 0) for s in samples) / len(samples)
         if abs(mean - getattr(r.cost, f"{key}_per_query")) > 0.01:
             v.fail(path, f"cost.{key}_per_query disagrees with the samples' mean {mean:.2f}")
+    logged = [dict(s.get("metrics") or {}) for s in samples]
+    judged = [m.pop(JUDGE_METRIC, None) for m in logged]
     if facts.process_results is not None:
         rescored = [rescore(facts, s) for s in samples]
-        if sum(s.get("metrics") != m for s, m in zip(samples, rescored, strict=True)):
+        if any(have != want for have, want in zip(logged, rescored, strict=True)):
             v.fail(samples_path, "logged per-sample scores differ from re-scoring the responses")
     else:  # lm-eval's built-in metrics (e.g. acc): the aggregate is checked against the logged samples
-        rescored = [s.get("metrics") or {} for s in samples]
+        rescored = logged
+    if r.judge is not None:  # the judge's score re-parsed from what it said
+        for s, m in zip(samples, rescored, strict=True):
+            m[JUDGE_METRIC] = (parse_score(s.get("judge_output", "")) or 0.0) / 10
+        if any(score != m[JUDGE_METRIC] for score, m in zip(judged, rescored, strict=True)):
+            v.fail(samples_path, "logged judge scores differ from re-parsing the judge's outputs")
     for name, metric in r.metrics.items():
         values = [float(m[name]) for m in rescored if name in m]  # a per-level score covers its level only
         if not values:
@@ -187,6 +191,38 @@ def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> 
             v.fail(path, f"{name} is {metric.value} but the samples score {sum(values) / len(values):.6f}")
         if metric.stderr is not None and abs(stderr_of(values) - metric.stderr) > ROUNDING:
             v.fail(path, f"{name} stderr is {metric.stderr} but the samples give {stderr_of(values):.6f}")
+
+
+def check_forgetting(v: Validation, path: Path, r: RunRecord) -> None:
+    """Re-score both sides of the forgetting probe with the probe task's own scoring."""
+    f = r.forgetting
+    if f is None:
+        return
+    facts = task_facts(v, f.task)
+    if facts is None or facts.version != f.version:
+        v.fail(path, f"forgetting probe {f.task!r} v{f.version} is not this kmbench's")
+        return
+    if not (len(f.base_answers) == len(f.memory_answers) == len(facts.docs)):
+        v.fail(path, f"forgetting: {len(f.memory_answers)} answers for {len(facts.docs)} probe questions")
+        return
+
+    def known(answers: list[str]) -> set[int]:
+        return {
+            i
+            for i, (doc, answer) in enumerate(zip(facts.docs, answers, strict=True))
+            if rescore(facts, {"doc": doc, "filtered_response": answer})["exact_match"] == 1.0
+        }
+
+    base = known(f.base_answers)
+    retained = len(base & known(f.memory_answers))
+    retention = retained / len(base) if base else None
+    stated = None if f.retention is None else round(f.retention, 9)
+    if (f.base_correct, f.retained, stated) != (
+        len(base),
+        retained,
+        None if retention is None else round(retention, 9),
+    ):
+        v.fail(path, f"forgetting says {f.retained}/{f.base_correct} retained; its answers give {retained}/{len(base)}")
 
 
 def check_costs(v: Validation, path: Path, r: RunRecord) -> None:
@@ -211,7 +247,8 @@ def check_costs(v: Validation, path: Path, r: RunRecord) -> None:
 
 
 def check_duplicates(v: Validation, path: Path, r: RunRecord) -> None:
-    for key in (("run_id", r.run.run_id), ("run", r.task.name, r.model.name, r.memory.label, r.run.seed)):
+    judge = r.judge.model if r.judge else None  # a judged run may sit beside the same run unjudged
+    for key in (("run_id", r.run.run_id), ("run", r.task.name, r.model.name, r.memory.label, r.run.seed, judge)):
         earlier = v.seen.get(key) or v.accepted.get(key)
         if earlier:
             v.fail(path, f"duplicates {earlier}")
@@ -239,6 +276,7 @@ def validate_submission(folder: Path, accepted: dict[tuple, str] | None = None) 
         facts = check_task(v, path, record)
         if facts is not None:
             check_samples(v, path, record, facts)
+        check_forgetting(v, path, record)
     if not v.problems:
         v.accepted.update(v.seen)
     return v.problems

@@ -31,6 +31,18 @@ def run_args(model_dir: Path, out: Path, tasks: str, *extra: str, memories: str 
             "--out", str(out), "--reports", str(out / "reports"), *extra]  # fmt: skip
 
 
+def task_utils(task_folder: str):
+    """A task's `utils.py` (the hooks its YAML names), imported from `tasks/<task_folder>/`."""
+    import importlib.util
+
+    from bench.paths import TASKS_DIR
+
+    spec = importlib.util.spec_from_file_location(f"{task_folder}_utils", TASKS_DIR / task_folder / "utils.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
     """Adapters and converted models go to a per-test folder, never the user's cache."""

@@ -54,7 +54,7 @@ def test_lora_adapter_changes_the_model_and_is_reused(tiny_model, corpus):
     memory = make_memory("lora", FAST["lora"], seed=0)
     memory.write(corpus, tiny_model)
     assert not memory.footprint().cached
-    ids = tiny_model.tokenizer(QUERIES[0], return_tensors="pt").input_ids
+    ids = tiny_model.tokenizer(QUERIES[0], return_tensors="pt").input_ids.to(tiny_model.device)
     with torch.no_grad():
         with adapters_active(tiny_model, Recall()) as net:
             base = net(input_ids=ids).logits

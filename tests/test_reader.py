@@ -46,7 +46,7 @@ def test_score_matches_a_hand_computed_log_probability(tiny_model):
         context = tok(prompt, add_special_tokens=False).input_ids
         whole = tok(prompt + continuation, add_special_tokens=False).input_ids
         with torch.no_grad():
-            logprobs = net(input_ids=torch.tensor([whole])).logits[0].log_softmax(-1)
+            logprobs = net(input_ids=torch.tensor([whole], device=tiny_model.device)).logits[0].float().log_softmax(-1)
         target = whole[len(context) :]
         expected = sum(logprobs[len(context) - 1 + j, t].item() for j, t in enumerate(target))
         greedy = all(logprobs[len(context) - 1 + j].argmax().item() == t for j, t in enumerate(target))

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
+from conftest import task_utils
 
 from bench.errors import UserError
 from bench.paths import TASKS_DIR
 from bench.taskspec import expand_tasks, task_manager, task_spec
-
-
-def load_utils():
-    spec = importlib.util.spec_from_file_location("pb_utils", TASKS_DIR / "kmb_phonebook/utils.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_lm_eval_lists_every_phonebook_size():
@@ -31,7 +23,7 @@ def test_sizes_are_nested_prefixes_with_matching_corpus():
         contents = [d.contents for d in spec.corpus().documents]
         assert contents[: len(previous)] == previous and len(contents) > len(previous)
         previous = contents
-        qa = load_utils().load_qa(f"data/{name.removeprefix('kmb_')}_qa.jsonl")["test"]
+        qa = task_utils("kmb_phonebook").load_qa(f"data/{name.removeprefix('kmb_')}_qa.jsonl")["test"]
         assert len(qa) == len(contents)
         assert contents[0].endswith(qa[0]["answer"]) and qa[0]["name"] in contents[0]
 
@@ -52,7 +44,7 @@ def test_unknown_task_suggests_close_names():
     ],
 )
 def test_phonebook_scoring(response, exact, digits):
-    scores = load_utils().process_results({"answer": "603-556-7631"}, [response])
+    scores = task_utils("kmb_phonebook").process_results({"answer": "603-556-7631"}, [response])
     assert scores == {"exact_match": exact, "digits_match": digits}
 
 

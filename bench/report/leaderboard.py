@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.plots import scatter
-from bench.report.tables import human_bytes, load_table
+from bench.report.tables import human_bytes, load_table, retention_cell
 from bench.validate import submission_folders, validate_submission
 
 Z95 = 1.96
@@ -22,6 +22,7 @@ BOARD_COLUMNS = [
     ("memory", "memory", lambda r: str(r["memory"])),
     ("submission", "submission", lambda r: str(r["submission"])),
     ("score", "score % (95% CI) ↑", lambda r: f"{100 * r['score']:.1f} ± {100 * Z95 * (r['score_stderr'] or 0):.1f}"),
+    ("retention", "retention ↑", lambda r: retention_cell(r.get("retention"))),
     ("write_seconds", "write s ↓", lambda r: f"{r['write_seconds']:.1f}"),
     ("seconds_per_query", "read s/query ↓", lambda r: f"{r['seconds_per_query']:.2f}"),
     ("context_tokens_per_query", "context tok/query ↓", lambda r: f"{r['context_tokens_per_query']:.0f}"),
@@ -72,7 +73,9 @@ def board_markdown(frame: pd.DataFrame) -> str:
 
 
 def sort_value(column: str, row: pd.Series) -> str:
-    value = row[column]
+    value = row.get(column)
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""  # unmeasured cells sort together
     return html.escape(str(value if not isinstance(value, float) else round(value, 9)))
 
 
@@ -164,7 +167,8 @@ document.querySelectorAll("table.board").forEach(function (table) {
       var rows = Array.prototype.slice.call(body.rows);
       rows.sort(function (a, b) {
         var x = a.cells[column].dataset.value, y = b.cells[column].dataset.value;
-        var order = numeric ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
+        var nx = x === "" ? -Infinity : parseFloat(x), ny = y === "" ? -Infinity : parseFloat(y);
+        var order = numeric ? (nx > ny) - (nx < ny) : x.localeCompare(y);
         return ascending ? order : -order;
       });
       rows.forEach(function (row) { body.appendChild(row); });

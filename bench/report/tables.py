@@ -20,8 +20,13 @@ COLUMNS = [
 ]
 
 
+def retention_cell(value: float | None) -> str:
+    """The forgetting probe's retention; "–" where no adapter was installed or none was measured."""
+    return "–" if value is None or pd.isna(value) else f"{100 * value:.0f}%"
+
+
 # Shown after a task's primary metric, when the task reports them.
-SECONDARY_METRICS = ("exact_match", "f1", "digits_match")
+SECONDARY_METRICS = ("exact_match", "f1", "judge", "digits_match")
 
 
 def human_bytes(n: float) -> str:
@@ -55,10 +60,11 @@ def markdown_table(frame: pd.DataFrame) -> str:
         candidates = dict.fromkeys([rows["primary_metric"].iloc[0], *SECONDARY_METRICS])
         metrics = [m for m in candidates if m in rows and rows[m].notna().any()][:3]
         many_seeds = rows["seed"].nunique() > 1
+        retention = "retention" in rows and rows["retention"].notna().any()
         rows = rows.assign(_order=rows["memory"].map(lambda m: order.get(m.split("(")[0], 9)))
         rows = rows.sort_values(["model", "_order", "memory", "seed"])
         header = ["model", "memory"] + (["seed"] if many_seeds else []) + [f"{m} % ↑" for m in metrics]
-        header += [h for _, h, _ in COLUMNS]
+        header += (["retention ↑"] if retention else []) + [h for _, h, _ in COLUMNS]
         lines = [
             f"### {task} ({int(rows['n_queries'].iloc[0])} questions)",
             "",
@@ -68,7 +74,8 @@ def markdown_table(frame: pd.DataFrame) -> str:
         for row in rows.itertuples(index=False):
             series = pd.Series(row._asdict())
             cells = [row.model, f"`{row.memory}`"] + ([str(row.seed)] if many_seeds else [])
-            cells += [metric_cell(series, m) for m in metrics] + [fmt(row) for _, _, fmt in COLUMNS]
+            cells += [metric_cell(series, m) for m in metrics] + ([retention_cell(row.retention)] if retention else [])
+            cells += [fmt(row) for _, _, fmt in COLUMNS]
             lines.append("| " + " | ".join(cells) + " |")
         sections.append("\n".join(lines))
     return "\n\n".join(sections) + "\n"

@@ -1,0 +1,46 @@
+"""The optional LLM judge: off by default, recorded when on, and re-checkable from its outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_args
+
+from bench.judge import parse_score
+
+
+@pytest.mark.parametrize(
+    ("output", "score"),
+    [("7", 7.0), (" Score: 10/10", 10.0), ("0", 0.0), ("eight", None), ("11", None), ("", None)],
+)
+def test_scores_are_the_first_whole_number_from_0_to_10(output, score):
+    assert parse_score(output) == score
+
+
+def test_judged_run_records_the_judge_and_validates(tiny_model_dir, tmp_path, monkeypatch):
+    import bench.run
+    from bench.cli import main
+    from bench.record import find_records, load_record, samples_path_for
+    from bench.submission import create_submission
+    from bench.validate import validate_submission
+
+    monkeypatch.setattr(bench.run, "git_state", lambda: ("0123abcd", False))
+    out = tmp_path / "runs"
+    plain = run_args(tiny_model_dir, out, "kmb_paperqa_small", memories="none", limit=2)
+    assert main(plain) == 0
+    assert main([*plain, "--judge", str(tiny_model_dir)]) == 0  # a judged run is a run of its own
+    records = [load_record(p) for p in find_records(out)]
+    judged = [r for r in records if r.judge is not None]
+    assert len(records) == 2 and len(judged) == 1
+    assert judged[0].judge.model == str(tiny_model_dir) and 0 <= judged[0].metrics["judge"].value <= 1
+    assert "judge" not in next(r for r in records if r.judge is None).metrics
+
+    folder = create_submission(out, tmp_path / "submissions", "tiny-judge", "KMBench tests", "2 CPU cores")
+    assert validate_submission(folder) == []
+    path = next(p for p in find_records(folder) if load_record(p).judge is not None)
+    samples = samples_path_for(path)
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    rows[0]["judge_output"] = "10" if rows[0]["metrics"]["judge"] != 1.0 else "0"
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert any("judge scores differ" in p for p in validate_submission(folder))
