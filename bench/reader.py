@@ -129,33 +129,56 @@ class Reader:
         with tqdm(total=len(prompts), desc="score", unit="q") as bar:
             for members in groups.values():
                 with adapters_active(self.model, recalls[members[0]]) as net:
-                    for start in range(0, len(members), self.batch_size):
-                        batch = members[start : start + self.batch_size]
-                        began = time.perf_counter()
-                        results = self._score_batch(net, [pairs[i] for i in batch])
-                        share = (time.perf_counter() - began) / len(batch)
-                        for i, (logprob, greedy) in zip(batch, results, strict=True):
-                            n = len(pairs[i][0]) + len(pairs[i][1])
-                            scored[i] = Scored(logprob, greedy, n, context_tokens[i], share, recalls[i].dropped)
-                        bar.update(len(batch))
+                    began = time.perf_counter()
+                    results = self._score_group(net, [pairs[i] for i in members], bar)
+                    share = (time.perf_counter() - began) / len(members)  # the prefix's cost is shared too
+                for i, (logprob, greedy) in zip(members, results, strict=True):
+                    n = len(pairs[i][0]) + len(pairs[i][1])
+                    scored[i] = Scored(logprob, greedy, n, context_tokens[i], share, recalls[i].dropped)
         return scored  # type: ignore[return-value]
 
+    def _score_group(self, net: Any, pairs: list[tuple[list[int], list[int]]], bar: tqdm) -> list[tuple[float, bool]]:
+        """Batches of pairs; a long prefix all contexts share (ICL's corpus) is encoded once."""
+        prefix = shared_prefix_length([context for context, _ in pairs]) if len(pairs) > 1 else 0
+        cache = self._encode_prefix(net, pairs[0][0][:prefix]) if prefix >= MIN_SHARED_PREFIX else None
+        batch_size = self.batch_size
+        if cache is not None and cache_bytes(cache):
+            batch_size = max(1, min(batch_size, PREFIX_COPIES_BYTES // cache_bytes(cache)))
+        results: list[tuple[float, bool]] = []
+        for start in range(0, len(pairs), batch_size):
+            batch = pairs[start : start + batch_size]
+            past = None
+            if cache is not None:
+                past = copy.deepcopy(cache)
+                past.batch_repeat_interleave(len(batch))
+            results += self._score_batch(net, batch, prefix if cache is not None else 0, past)
+            bar.update(len(batch))
+        return results
+
     @torch.inference_mode()
-    def _score_batch(self, net: Any, pairs: list[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
-        width = max(len(c) + len(k) for c, k in pairs)
-        ids = torch.full((len(pairs), width), self.model.tokenizer.pad_token_id)
-        mask = torch.zeros((len(pairs), width), dtype=torch.long)
-        for b, (context, continuation) in enumerate(pairs):  # right padding: positions stay aligned
-            ids[b, : len(context) + len(continuation)] = torch.tensor(context + continuation)
-            mask[b, : len(context) + len(continuation)] = 1
-        logits = net(input_ids=ids.to(self.model.device), attention_mask=mask.to(self.model.device)).logits
+    def _score_batch(
+        self, net: Any, pairs: list[tuple[list[int], list[int]]], prefix: int = 0, past: Any = None
+    ) -> list[tuple[float, bool]]:
+        """Right-padded rows (positions stay aligned); with `past`, only what follows the `prefix`
+        tokens its cache holds is fed, and every row attends to the whole prefix."""
+        rows = [context[prefix:] + continuation for context, continuation in pairs]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.model.tokenizer.pad_token_id)
+        mask = torch.zeros((len(rows), prefix + width), dtype=torch.long)
+        for b, row in enumerate(rows):
+            ids[b, : len(row)] = torch.tensor(row)
+            mask[b, : prefix + len(row)] = 1
+        device = self.model.device
+        extra = {CACHE_KWARG: past} if past is not None else {}
+        logits = net(input_ids=ids.to(device), attention_mask=mask.to(device), **extra).logits
         logprobs = logits.float().log_softmax(dim=-1).cpu()
         results = []
         for b, (context, continuation) in enumerate(pairs):
-            rows = logprobs[b, len(context) - 1 : len(context) + len(continuation) - 1]
+            first = len(context) - prefix - 1  # the position whose next-token guess is the continuation's start
+            picked_rows = logprobs[b, first : first + len(continuation)]
             target = torch.tensor(continuation)
-            picked = rows.gather(1, target.unsqueeze(1)).sum().item()
-            results.append((picked, bool((rows.argmax(dim=-1) == target).all())))
+            picked = picked_rows.gather(1, target.unsqueeze(1)).sum().item()
+            results.append((picked, bool((picked_rows.argmax(dim=-1) == target).all())))
         return results
 
     def _answer_group(

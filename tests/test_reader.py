@@ -35,6 +35,19 @@ def test_prefix_cache_gives_the_same_answers(tiny_model, monkeypatch):
     assert [a.text for a in single] == [a.text for a in plain]
 
 
+def test_prefix_cache_gives_the_same_scores(tiny_model, monkeypatch):
+    context = "\n".join(fact_line(n, p) for n, p in FACTS)
+    prompts = [f"Question: What is the phone number of {n}? Answer:" for n, _ in FACTS] * 2
+    continuations = [f" {p}" for _, p in FACTS] + [" 000-000-0000", " Bo"] * 3
+    recalls = [Recall(context=context)] * len(prompts)
+    cached = Reader(tiny_model, batch_size=4).score(prompts, continuations, recalls, 200)
+    assert cached[0].context_tokens >= reader_module.MIN_SHARED_PREFIX  # the cached path really ran
+    monkeypatch.setattr(reader_module, "MIN_SHARED_PREFIX", 10**9)
+    plain = Reader(tiny_model, batch_size=4).score(prompts, continuations, recalls, 200)
+    for a, b in zip(cached, plain, strict=True):
+        assert abs(a.logprob - b.logprob) < 1e-3 and a.greedy == b.greedy and a.prompt_tokens == b.prompt_tokens
+
+
 def test_score_matches_a_hand_computed_log_probability(tiny_model):
     import torch
 
