@@ -119,6 +119,8 @@ def execute(p: Plan, command: str | None = None) -> list[RunRecord]:
     model_slug = Path(lm.model_id).name if Path(lm.model_id).is_absolute() else lm.model_id.replace("/", "__")
     records = []
     shared = Shared()
+    if s.judge and any(spec.judged for spec in p.tasks):  # a wrong judge name fails before any run
+        shared.judge = lm if s.judge == s.model else load_model(s.judge)
     for spec in p.tasks:
         for memory in p.memories:
             rid = run_id(lm, spec, p.corpora[spec.name], memory, s)
@@ -168,7 +170,7 @@ def run_one(
         unload_adapters(lm)
     samples = sample_rows(results["samples"][spec.name], memory_lm.log)
     metrics = parse_metrics(results["results"][spec.name])
-    judged = judge_run(lm, p, samples, metrics, shared) if s.judge and spec.judged else None
+    judged = judge_run(p, samples, metrics, shared) if s.judge and spec.judged else None
     record = RunRecord(
         run=RunInfo(
             rid,
@@ -206,11 +208,8 @@ def run_one(
     return record, samples
 
 
-def judge_run(lm: LoadedModel, p: Plan, samples: list[dict], metrics: dict[str, Metric], shared: Shared) -> JudgeInfo:
-    """Grade every answer with the judge (loaded once; the model under test itself when named)."""
-    name = p.settings.judge
-    if shared.judge is None:
-        shared.judge = lm if name == lm.name else load_model(name)
+def judge_run(p: Plan, samples: list[dict], metrics: dict[str, Metric], shared: Shared) -> JudgeInfo:
+    """Grade every answer with the judge (loaded once, up front; the model under test itself when named)."""
     unparseable = judge_samples(shared.judge, samples, p.settings.batch_size)
     scores = [s["metrics"][JUDGE_METRIC] for s in samples]
     metrics[JUDGE_METRIC] = Metric(sum(scores) / len(scores), stderr_of(scores))

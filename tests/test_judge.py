@@ -44,3 +44,14 @@ def test_judged_run_records_the_judge_and_validates(tiny_model_dir, tmp_path, mo
     rows[0]["judge_output"] = "10" if rows[0]["metrics"]["judge"] != 1.0 else "0"
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert any("judge scores differ" in p for p in validate_submission(folder))
+
+
+def test_an_unknown_judge_fails_before_any_run(tiny_model_dir, tmp_path, capsys):
+    from bench.cli import main
+    from bench.record import find_records
+
+    args = run_args(
+        tiny_model_dir, tmp_path, "kmb_paperqa_small", "--judge", str(tmp_path / "nowhere"), memories="none"
+    )
+    assert main(args) == 2
+    assert "cannot load model" in capsys.readouterr().err and not find_records(tmp_path)
