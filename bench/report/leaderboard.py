@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.plots import scatter
-from bench.report.tables import human_bytes, load_table, retention_cell
+from bench.report.tables import by_task, human_bytes, load_table, retention_cell
 from bench.validate import submission_folders, validate_submission
 
 Z95 = 1.96
@@ -57,7 +57,7 @@ def board_markdown(frame: pd.DataFrame) -> str:
         "do not edit by hand. Scores are lm-eval's, with 95% intervals (±1.96 stderr).",
         "",
     ]
-    for task, rows in frame.groupby("task", sort=True):
+    for task, rows in by_task(frame):
         metric = rows["primary_metric"].iloc[0]
         parts += [
             f"## {task} ({metric})",
@@ -81,7 +81,7 @@ def sort_value(column: str, row: pd.Series) -> str:
 
 def board_html(frame: pd.DataFrame, plots: dict[str, list[str]]) -> str:
     sections = []
-    for task, rows in frame.groupby("task", sort=True):
+    for task, rows in by_task(frame):
         head = "".join(
             f'<th data-type="{"text" if col in ("model", "memory", "submission") else "number"}">{html.escape(h)}</th>'
             for col, h, _ in BOARD_COLUMNS
@@ -113,7 +113,7 @@ def build_board(submissions: Path, out: Path) -> tuple[str, list[str]]:
         (site / "index.html").write_text(PAGE.replace("{{sections}}", "<p>No valid submissions yet.</p>"))
         return text, problems
     plots: dict[str, list[str]] = {}
-    for task, rows in frame.groupby("task", sort=True):
+    for task, rows in by_task(frame):
         several = rows["model"].nunique() > 1
         labelled = rows.assign(label=rows["memory"] + (" · " + rows["model"] if several else ""))
         cost, context = f"{task}_accuracy_vs_cost.png", f"{task}_accuracy_vs_context.png"

@@ -52,11 +52,18 @@ def metric_cell(row: pd.Series, metric: str) -> str:
     return cell + (f" ± {100 * stderr:.1f}" if stderr is not None and not pd.isna(stderr) else "")
 
 
+def by_task(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(task, its rows) in natural order: kmb_phonebook_2k before kmb_phonebook_16k."""
+    from bench.taskspec import natural_key
+
+    return sorted(frame.groupby("task"), key=lambda pair: natural_key(str(pair[0])))
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """One section per task; rows are model x memory (and seed when several), closed book first."""
     order = {"none": 0, "icl": 1, "rag": 2, "lora": 3}
     sections = []
-    for task, rows in frame.groupby("task", sort=True):
+    for task, rows in by_task(frame):
         candidates = dict.fromkeys([rows["primary_metric"].iloc[0], *SECONDARY_METRICS])
         metrics = [m for m in candidates if m in rows and rows[m].notna().any()][:3]
         many_seeds = rows["seed"].nunique() > 1
