@@ -119,9 +119,10 @@ def build(source: Path, model_name: str) -> dict[str, int]:
     template = "_counterfact_template.yaml"
     sizes = {}
     for size in SIZES:
-        n = len(read_edits(source, size))
+        rows = read_edits(source, size)
+        n = len(rows)
         edits = largest[:n]
-        if [(e.statement, e.subject) for e in edits] != read_edits(source, size):
+        if [(e.statement, e.subject) for e in edits] != rows:
             raise ValueError(f"{size} is not a prefix of {SIZES[-1]}")
         stem = size.lower()
         write_jsonl(TASK_DIR / "data" / f"{stem}_corpus.jsonl", ({"id": e.id, "contents": e.statement} for e in edits))
@@ -129,7 +130,7 @@ def build(source: Path, model_name: str) -> dict[str, int]:
             TASK_DIR / "data" / f"{stem}_qa.jsonl",
             (
                 {"id": e.id, "prompt": e.prompt, "new": e.new, "old": old, "subject": e.subject, "doc_id": e.id}
-                for e, old in zip(edits, olds, strict=False)
+                for e, old in zip(edits, olds[:n], strict=True)
             ),
         )
         tag = "[kmb_counterfact, kmb_counterfact_sizes]" if stem == SMALL else "kmb_counterfact_sizes"

@@ -17,6 +17,7 @@ from bench.errors import UserError
 from bench.judge import METRIC as JUDGE_METRIC
 from bench.judge import parse_score
 from bench.record import RunRecord, migrate, read_samples, samples_path_for
+from bench.retention import forgetting
 from bench.scoring import stderr_of
 from bench.submission import SUBMISSION_FILE, submission_records
 
@@ -206,23 +207,21 @@ def check_forgetting(v: Validation, path: Path, r: RunRecord) -> None:
         v.fail(path, f"forgetting: {len(f.memory_answers)} answers for {len(facts.docs)} probe questions")
         return
 
-    def known(answers: list[str]) -> set[int]:
-        return {
-            i
-            for i, (doc, answer) in enumerate(zip(facts.docs, answers, strict=True))
-            if rescore(facts, {"doc": doc, "filtered_response": answer})["exact_match"] == 1.0
-        }
+    def exact(answers: list[str]) -> list[float]:
+        pairs = zip(facts.docs, answers, strict=True)
+        return [rescore(facts, {"doc": doc, "filtered_response": a})["exact_match"] for doc, a in pairs]
 
-    base = known(f.base_answers)
-    retained = len(base & known(f.memory_answers))
-    retention = retained / len(base) if base else None
+    want = forgetting(
+        (f.base_answers, exact(f.base_answers), f.version), (f.memory_answers, exact(f.memory_answers), f.version)
+    )
     stated = None if f.retention is None else round(f.retention, 9)
-    if (f.base_correct, f.retained, stated) != (
-        len(base),
-        retained,
-        None if retention is None else round(retention, 9),
-    ):
-        v.fail(path, f"forgetting says {f.retained}/{f.base_correct} retained; its answers give {retained}/{len(base)}")
+    wanted = None if want.retention is None else round(want.retention, 9)
+    if (f.base_correct, f.retained, stated) != (want.base_correct, want.retained, wanted):
+        v.fail(
+            path,
+            f"forgetting says {f.retained}/{f.base_correct} retained; "
+            f"its answers give {want.retained}/{want.base_correct}",
+        )
 
 
 def check_costs(v: Validation, path: Path, r: RunRecord) -> None:
