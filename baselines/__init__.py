@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from baselines.hybrid import HybridMemory
 from baselines.icl import ICLMemory
 from baselines.lora import LoRAMemory
+from baselines.multilora import MultiLoRAMemory
 from baselines.none import NoneMemory
 from baselines.rag import RAGMemory
 from bench.config import config_dict, parse_config
 from bench.errors import UserError
 from bench.memory import Memory, build_registry
 
-MEMORIES = build_registry([NoneMemory, ICLMemory, RAGMemory, LoRAMemory])
+MEMORIES = build_registry([NoneMemory, ICLMemory, RAGMemory, LoRAMemory, MultiLoRAMemory, HybridMemory])
 
 
 def memory_class(name: str) -> type[Memory]:
@@ -32,10 +35,26 @@ def make_memory(name: str, values: Mapping[str, Any], seed: int) -> Memory:
     return cls(parse_config(cls.config_class, values, where=f"memory {name}"))
 
 
+def label_of(name: str, values: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
+    """`name(field=value,...)` for the fields (other than seed) that differ from the defaults."""
+    changed = {k: v for k, v in values.items() if v != defaults.get(k) and k != "seed"}
+    if not changed:
+        return name
+    return name + "(" + ",".join(f"{k}={show(v)}" for k, v in sorted(changed.items())) + ")"
+
+
+def show(value: Any) -> str:
+    """Lists as `a+b`, and a hybrid's part mappings as their own labels."""
+    if isinstance(value, list):
+        return "+".join(show(v) for v in value)
+    if isinstance(value, dict) and isinstance(value.get("memory"), str):
+        fields = {k: v for k, v in value.items() if k != "memory"}
+        defaults = config_dict(memory_class(value["memory"]).config_class())
+        return label_of(value["memory"], fields, defaults)
+    return str(value)
+
+
 def memory_label(memory: Memory) -> str:
     """The name, plus the config fields (other than seed) that differ from the defaults."""
-    defaults = config_dict(memory.config_class())
-    changed = {k: v for k, v in config_dict(memory.config).items() if v != defaults.get(k) and k != "seed"}
-    if not changed:
-        return memory.name
-    return memory.name + "(" + ",".join(f"{k}={v}" for k, v in sorted(changed.items())) + ")"
+    defaults = {f.name: f.default for f in dataclasses.fields(memory.config_class)}
+    return label_of(memory.name, config_dict(memory.config), json.loads(json.dumps(defaults, default=str)))

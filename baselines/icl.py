@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.memory import Corpus, Footprint, Memory, Recall
+from bench.memory import Corpus, Footprint, Memory, Query, Recall
 from bench.models import LoadedModel
 from bench.packing import count_tokens, pack
 
@@ -24,7 +24,7 @@ class ICLMemory(Memory):
         self._tokens = [count_tokens(model.tokenizer, t) for t in self._texts]
         self._bytes = sum(len(t.encode()) for t in self._texts)
 
-    def recall(self, queries: Sequence[str], budget_tokens: int) -> list[Recall]:
+    def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         packed = pack(self._texts, self._tokens, budget_tokens)
         same = Recall(context=packed.text, dropped=packed.dropped)
         return [same for _ in queries]

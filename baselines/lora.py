@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from bench.adapters import load_adapter
 from bench.config import check, config_dict, stable_hash
 from bench.cost import PeakMemory
-from bench.memory import Corpus, Footprint, Memory, Recall
+from bench.memory import Corpus, Footprint, Memory, Query, Recall
 from bench.models import LoadedModel, render_prompt
 from bench.paths import cache_dir
 
@@ -180,47 +180,53 @@ def train_adapter(model: LoadedModel, examples: list[Example], cfg: LoRAConfig, 
     return log
 
 
+def adapter_folder(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> Path:
+    """Named by content, not task: tasks over the same corpus (CounterFact's two) share one adapter."""
+    key = stable_hash(
+        {"model": model.source, "chat": model.chat_template, "corpus": corpus.sha256, "config": config_dict(cfg)}
+    )
+    return cache_dir() / "adapters" / f"lora-r{cfg.rank}-{key}"
+
+
+def trained_adapter(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> tuple[Path, dict, bool]:
+    """The adapter for this corpus and config: (folder, training log, whether it came from the cache)."""
+    folder = adapter_folder(corpus, model, cfg)
+    if (folder / TRAIN_LOG).is_file():
+        return folder, json.loads((folder / TRAIN_LOG).read_text()), True
+    with PeakMemory() as peak:
+        log = train_adapter(model, make_examples(corpus, model, cfg), cfg, folder)
+    log["peak_mb"] = peak.megabytes
+    (folder / TRAIN_LOG).write_text(json.dumps(log, indent=1))
+    return folder, log, False
+
+
+def adapter_footprint(logs: Sequence[dict], folders: Sequence[Path], n_base: int, cached: bool) -> Footprint:
+    """What training these adapters cost and what they take on disk, added up."""
+    tokens = sum(log["tokens"] for log in logs)
+    peaks = [log["peak_mb"] for log in logs if log.get("peak_mb") is not None]
+    return Footprint(
+        trainable_params=sum(log["trainable_params"] for log in logs),
+        storage_bytes=sum(f.stat().st_size for folder in folders for f in folder.glob("*.safetensors")),
+        write_tokens=tokens,
+        # forward (2N) + activation gradients (2N) per token; frozen weights get no weight gradients
+        write_flops=4.0 * n_base * tokens,
+        write_seconds=sum(log["seconds"] for log in logs),
+        write_peak_mb=max(peaks) if peaks else None,
+        cached=cached,
+    )
+
+
 class LoRAMemory(Memory):
     name = "lora"
     config_class = LoRAConfig
 
-    def adapter_folder(self, corpus: Corpus, model: LoadedModel) -> Path:
-        key = stable_hash(
-            {
-                "model": model.source,
-                "chat": model.chat_template,
-                "corpus": corpus.sha256,
-                "config": config_dict(self.config),
-            }
-        )
-        # named by content, not task: tasks over the same corpus (CounterFact's two) share one adapter
-        return cache_dir() / "adapters" / f"lora-r{self.config.rank}-{key}"
-
     def write(self, corpus: Corpus, model: LoadedModel) -> None:
-        folder = self.adapter_folder(corpus, model)
-        self._cached = (folder / TRAIN_LOG).is_file()
-        if self._cached:
-            self._log = json.loads((folder / TRAIN_LOG).read_text())
-        else:
-            with PeakMemory() as peak:
-                self._log = train_adapter(model, make_examples(corpus, model, self.config), self.config, folder)
-            self._log["peak_mb"] = peak.megabytes
-            (folder / TRAIN_LOG).write_text(json.dumps(self._log, indent=1))
-        load_adapter(model, ADAPTER, folder)
-        self.folder = folder
+        self.folder, self._log, self._cached = trained_adapter(corpus, model, self.config)
+        load_adapter(model, ADAPTER, self.folder)
         self._n_base = model.n_params
 
-    def recall(self, queries: Sequence[str], budget_tokens: int) -> list[Recall]:
+    def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         return [Recall(adapters=(ADAPTER,)) for _ in queries]
 
     def footprint(self) -> Footprint:
-        return Footprint(
-            trainable_params=self._log["trainable_params"],
-            storage_bytes=sum(f.stat().st_size for f in self.folder.glob("*.safetensors")),
-            write_tokens=self._log["tokens"],
-            # forward (2N) + activation gradients (2N) per token; frozen weights get no weight gradients
-            write_flops=4.0 * self._n_base * self._log["tokens"],
-            write_seconds=self._log["seconds"],
-            write_peak_mb=self._log.get("peak_mb"),
-            cached=self._cached,
-        )
+        return adapter_footprint([self._log], [self.folder], self._n_base, self._cached)

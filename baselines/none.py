@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.memory import Corpus, Memory, Recall
+from bench.memory import Corpus, Memory, Query, Recall
 from bench.models import LoadedModel
 
 
@@ -21,5 +21,5 @@ class NoneMemory(Memory):
     def write(self, corpus: Corpus, model: LoadedModel) -> None:
         pass
 
-    def recall(self, queries: Sequence[str], budget_tokens: int) -> list[Recall]:
+    def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         return [Recall() for _ in queries]

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from bench.config import check
 from bench.embedding import embed, load_embedder, param_count
-from bench.memory import Corpus, Footprint, Memory, Recall
+from bench.memory import Corpus, Footprint, Memory, Query, Recall
 from bench.models import LoadedModel
-from bench.packing import count_tokens, pack
+from bench.packing import chunk_texts, count_tokens, pack
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,6 @@ class RAGConfig:
         check(self.top_k > 0, "top_k must be positive")
 
 
-def chunk_document(token_ids: list[int], size: int, overlap: int) -> list[list[int]]:
-    """Windows of `size` tokens, each starting `size - overlap` after the last; a short doc is one chunk."""
-    if len(token_ids) <= size:
-        return [token_ids]
-    step = size - overlap
-    return [token_ids[i : i + size] for i in range(0, len(token_ids) - overlap, step)]
-
-
 class RAGMemory(Memory):
     name = "rag"
     config_class = RAGConfig
@@ -42,11 +34,8 @@ class RAGMemory(Memory):
 
         cfg = self.config
         tok = model.tokenizer
-        self._chunks: list[str] = []
-        for doc in corpus.documents:
-            ids = tok(doc.contents, add_special_tokens=False).input_ids
-            for window in chunk_document(ids, cfg.chunk_tokens, cfg.chunk_overlap):
-                self._chunks.append(tok.decode(window))
+        pieces = chunk_texts(tok, [d.contents for d in corpus.documents], cfg.chunk_tokens, cfg.chunk_overlap)
+        self._chunks = [text for _, text in pieces]
         self._chunk_tokens = [count_tokens(tok, c) for c in self._chunks]
         self._embedder = load_embedder(cfg.embedder, device=str(model.device))
         vectors = embed(self._embedder, self._chunks)
@@ -55,9 +44,9 @@ class RAGMemory(Memory):
         self._write_tokens = sum(self._chunk_tokens)
         self._bytes = vectors.nbytes + sum(len(c.encode()) for c in self._chunks)
 
-    def recall(self, queries: Sequence[str], budget_tokens: int) -> list[Recall]:
+    def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         k = min(self.config.top_k, len(self._chunks))
-        _, hits = self._index.search(embed(self._embedder, list(queries)), k)
+        _, hits = self._index.search(embed(self._embedder, [q.text for q in queries]), k)
         recalls = []
         for row in hits:
             ids = [int(i) for i in row if i >= 0]

@@ -28,6 +28,44 @@ def load_adapter(lm: LoadedModel, name: str, folder: Path) -> None:
     lm.peft.load_adapter(str(folder), adapter_name=name, is_trainable=False)
 
 
+# peft's `add_weighted_adapter` combination types; "sum" switches the adapters on together instead,
+# which adds their full updates without building a new adapter.
+MERGES = (
+    "sum",
+    "linear",
+    "cat",
+    "svd",
+    "ties",
+    "ties_svd",
+    "dare_linear",
+    "dare_ties",
+    "dare_linear_svd",
+    "dare_ties_svd",
+    "magnitude_prune",
+    "magnitude_prune_svd",
+)
+NEEDS_DENSITY = ("ties", "dare", "magnitude_prune")
+
+
+def merge_adapters(
+    lm: LoadedModel, names: tuple[str, ...], method: str, weights: tuple[float, ...], density: float
+) -> tuple[str, ...]:
+    """The adapters to switch on for this combination: one merged adapter (built once, named
+    after its inputs) or, for "sum" and a single adapter, the inputs themselves."""
+    if method == "sum" or len(names) == 1:
+        return names
+    merged = "-".join((method, *names))
+    if merged not in lm.peft.peft_config:
+        lm.peft.add_weighted_adapter(
+            list(names),
+            list(weights),
+            merged,
+            combination_type=method,
+            density=density if any(k in method for k in NEEDS_DENSITY) else None,
+        )
+    return (merged,)
+
+
 def loaded_adapters(lm: LoadedModel) -> list[str]:
     return list(lm.peft.peft_config) if lm.peft is not None else []
 

@@ -1,4 +1,4 @@
-"""`kmbench run|ls|report|phonebook`: thin argument parsing over bench.run and bench.report."""
+"""`kmbench run|sweep|ls|report|phonebook`: thin argument parsing over bench.run and bench.report."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def read_memory_file(path: Path) -> tuple[str, dict[str, Any]]:
-    """A memory config file: `memory: <name>` plus that memory's fields (peft's get_peft_config way)."""
+def read_memory_file(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """A memory config file: `memory: <name>` plus that memory's fields (peft's get_peft_config way),
+    or a list of such mappings, one comparison per file."""
     import yaml
 
     try:
@@ -32,10 +33,14 @@ def read_memory_file(path: Path) -> tuple[str, dict[str, Any]]:
         raise UserError(f"cannot read memory config {path}: {exc.strerror}") from None
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise UserError(f"{path}: malformed config ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("memory"), str):
-        raise UserError(f"{path}: a memory config is a mapping with a `memory: <name>` key")
-    values = dict(data)
-    return values.pop("memory"), values
+    entries = data if isinstance(data, list) else [data]
+    if not entries or not all(isinstance(e, dict) and isinstance(e.get("memory"), str) for e in entries):
+        raise UserError(f"{path}: a memory config is a mapping with a `memory: <name>` key, or a list of them")
+    specs = []
+    for entry in entries:
+        values = dict(entry)
+        specs.append((values.pop("memory"), values))
+    return specs
 
 
 def memory_specs(items: Sequence[str], overrides: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -50,7 +55,7 @@ def memory_specs(items: Sequence[str], overrides: Sequence[str]) -> list[tuple[s
     specs = []
     for item in items:
         if item.endswith(CONFIG_SUFFIXES):
-            specs.append(read_memory_file(Path(item)))
+            specs += read_memory_file(Path(item))
         else:
             specs.append((item, by_name.get(item, {})))
     unused = set(by_name) - {name for name, _ in specs}
@@ -92,6 +97,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         tasks.append(byok)
     the_plan = plan(settings, tasks or [DEFAULT_TASK], memory_specs(split_list(args.memories), args.set))
     execute(the_plan)
+    print(write_report(Path(args.out), Path(args.reports)))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from bench.config import parse_config
+    from bench.report import write_report
+    from bench.run import RunSettings
+    from bench.sweep import load_sweep, run_sweep
+
+    sweep = load_sweep(Path(args.grid))
+    base = parse_config(
+        RunSettings,
+        {
+            "out": Path(args.out),
+            "batch_size": args.batch_size,
+            "include_paths": tuple(Path(p) for p in args.include_path),
+            "forgetting": not args.no_forgetting,
+        },
+        where="sweep",
+    )
+    records = run_sweep(sweep, base)
+    print(f"sweep {sweep.name}: {len(records)} runs have records in {args.out}")
     print(write_report(Path(args.out), Path(args.reports)))
     return 0
 
@@ -202,6 +230,15 @@ def parser() -> argparse.ArgumentParser:
         "--judge", metavar="MODEL", help="grade long answers (PaperQA) with this local model as an LLM judge (off)"
     )
     run.set_defaults(func=cmd_run)
+
+    sweep = sub.add_parser("sweep", help="run a YAML grid of runs; existing records are skipped, so it resumes")
+    sweep.add_argument("grid", help="sweep file: name, tasks, memories (with grid/budgets), models, seeds, limit")
+    sweep.add_argument("--out", default="runs", help="records folder")
+    sweep.add_argument("--reports", default="reports", help="tables and plots folder")
+    sweep.add_argument("--batch-size", type=int, default=16)
+    sweep.add_argument("--include-path", action="append", default=[], help="extra folder of task YAMLs")
+    sweep.add_argument("--no-forgetting", action="store_true", help="skip the kmb_forgetting probe")
+    sweep.set_defaults(func=cmd_sweep)
 
     ls = sub.add_parser("ls", help="list tasks, memories and model aliases")
     ls.add_argument("what", nargs="?", choices=("tasks", "memories", "models", "all"), default="all")

@@ -9,7 +9,7 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
-from bench.memory import Memory
+from bench.memory import Memory, Query, Routing
 from bench.reader import Answer, Reader, Scored
 
 # Room kept for the chat template and separators around the context.
@@ -21,8 +21,18 @@ class ReadLog:
     """What each answered prompt cost, joined to lm-eval's samples by prompt text."""
 
     by_prompt: dict[str, Answer] = field(default_factory=dict)
+    routing: dict[str, Routing] = field(default_factory=dict)  # memories that route among modules
     recall_seconds: float = 0.0
     budgets: list[int] = field(default_factory=list)
+
+
+def gold_doc(doc: Any) -> str | None:
+    """The corpus document a question is answered from: the task's `doc_id`, else its `id`
+    (PhoneBook questions share their fact's id); a router only uses it as the oracle."""
+    if not isinstance(doc, dict):
+        return None
+    gold = doc.get("doc_id", doc.get("id"))
+    return None if gold is None else str(gold)
 
 
 class MemoryLM(LM):
@@ -40,13 +50,16 @@ class MemoryLM(LM):
         room = self.reader.model.context_window - longest - max_new_tokens - TEMPLATE_MARGIN
         return max(0, min(room, self.context_budget) if self.context_budget is not None else room)
 
-    def _recall(self, prompts: list[str], reserve_tokens: int) -> tuple[list[Any], int]:
+    def _recall(self, prompts: list[str], docs: list[Any], reserve_tokens: int) -> tuple[list[Any], int]:
         """The memory's recalls for these prompts, within the budget left after `reserve_tokens`."""
         budget = self.budget_for(prompts, reserve_tokens)
         started = time.perf_counter()
-        recalls = self.memory.recall(prompts, budget)
+        recalls = self.memory.recall([Query(p, gold_doc(d)) for p, d in zip(prompts, docs, strict=True)], budget)
         self.log.recall_seconds += time.perf_counter() - started
         self.log.budgets.append(budget)
+        for prompt, recall in zip(prompts, recalls, strict=True):
+            if recall.routing is not None:
+                self.log.routing[prompt] = recall.routing
         return recalls, budget
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
@@ -60,7 +73,7 @@ class MemoryLM(LM):
             until = kwargs.get("until") or []
             until = [until] if isinstance(until, str) else list(until)
             max_new = int(kwargs.get("max_gen_toks", 64))
-            recalls, budget = self._recall(prompts, max_new)
+            recalls, budget = self._recall(prompts, [requests[i].doc for i in members], max_new)
             answers = self.reader.generate(prompts, recalls, budget, until, max_new)
             for i, prompt, answer in zip(members, prompts, answers, strict=True):
                 results[i] = answer.text
@@ -71,10 +84,11 @@ class MemoryLM(LM):
         """Score continuations; a prompt asked with several continuations is recalled once."""
         prompts = [r.args[0] for r in requests]
         continuations = [r.args[1] for r in requests]
-        unique = list(dict.fromkeys(prompts))
+        doc_of = {r.args[0]: r.doc for r in requests}
+        unique = list(doc_of)
         tok = self.reader.model.tokenizer
         longest = max(len(tok(c, add_special_tokens=False).input_ids) for c in continuations)
-        recalls, budget = self._recall(unique, longest)
+        recalls, budget = self._recall(unique, [doc_of[p] for p in unique], longest)
         recall_of = dict(zip(unique, recalls, strict=True))
         scored = self.reader.score(prompts, continuations, [recall_of[p] for p in prompts], budget)
         choices: dict[str, list[Scored]] = defaultdict(list)

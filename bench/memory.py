@@ -53,6 +53,30 @@ class Corpus:
 
 
 @dataclass(frozen=True)
+class Query:
+    """One question as the memory sees it; `gold_doc` (the corpus document that answers it, when
+    the task says) is for oracle routing and for scoring a router, never for answering."""
+
+    text: str
+    gold_doc: str | None = None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Which modules a router chose for a query, and which one the oracle would have chosen."""
+
+    chosen: tuple[str, ...]
+    gold: str | None  # None: the question's document is in no module (or the task names none)
+
+    @property
+    def precision(self) -> float | None:
+        """Precision@k against the oracle: the share of chosen modules that hold the answer."""
+        if self.gold is None:
+            return None
+        return (self.gold in self.chosen) / len(self.chosen) if self.chosen else 0.0
+
+
+@dataclass(frozen=True)
 class Recall:
     """What a memory adds to one query."""
 
@@ -60,6 +84,7 @@ class Recall:
     adapters: tuple[str, ...] = ()
     weights: tuple[float, ...] | None = None
     dropped: int = 0  # knowledge pieces that did not fit the context budget
+    routing: Routing | None = None  # set by memories that route among modules
 
 
 @dataclass(frozen=True)
@@ -91,7 +116,7 @@ class Memory(ABC):
         """Ingest the corpus: train adapters, build an index, or keep the documents."""
 
     @abstractmethod
-    def recall(self, queries: Sequence[str], budget_tokens: int) -> list[Recall]:
+    def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         """One `Recall` per query; any context must fit in `budget_tokens` tokens."""
 
     def footprint(self) -> Footprint:

@@ -1,4 +1,5 @@
-"""Fit text pieces into a token budget; ICL and RAG share it so truncation is counted alike."""
+"""Cut texts into token windows and fit pieces into a token budget; ICL, RAG and routing share it
+so chunking and truncation are counted alike."""
 
 from __future__ import annotations
 
@@ -32,3 +33,20 @@ def pack(pieces: Sequence[str], piece_tokens: Sequence[int], budget: int) -> Pac
         kept.append(piece)
         used += cost
     return Packed(SEPARATOR.join(kept), used, len(kept), len(pieces) - len(kept))
+
+
+def chunk_document(token_ids: list[int], size: int, overlap: int) -> list[list[int]]:
+    """Windows of `size` tokens, each starting `size - overlap` after the last; a short doc is one chunk."""
+    if len(token_ids) <= size:
+        return [token_ids]
+    step = size - overlap
+    return [token_ids[i : i + size] for i in range(0, len(token_ids) - overlap, step)]
+
+
+def chunk_texts(tokenizer: Any, texts: Sequence[str], size: int, overlap: int) -> list[tuple[int, str]]:
+    """(index of the source text, chunk text) for every window of every text, in order."""
+    chunks = []
+    for i, text in enumerate(texts):
+        ids = tokenizer(text, add_special_tokens=False).input_ids
+        chunks += [(i, tokenizer.decode(window)) for window in chunk_document(ids, size, overlap)]
+    return chunks

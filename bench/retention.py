@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.lm import MemoryLM
-from bench.memory import Memory
+from bench.memory import Memory, Query
 from bench.reader import Reader
 from bench.record import Forgetting
 
@@ -21,7 +21,7 @@ SCORE = "exact_match"
 def installs_adapters(memory: Memory) -> bool:
     """Whether the written memory switches adapters on (asked with one placeholder question:
     a memory with adapters answers every question with some)."""
-    return bool(memory.recall(["Question: ?\nAnswer:"], budget_tokens=0)[0].adapters)
+    return bool(memory.recall([Query("Question: ?\nAnswer:")], budget_tokens=0)[0].adapters)
 
 
 def ask_probe(memory: Memory, reader: Reader, manager: Any, seed: int) -> tuple[list[str], list[float], str]:

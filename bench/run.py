@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from bench.environment import environment, git_state, package_version
 from bench.judge import METRIC as JUDGE_METRIC
 from bench.judge import RUBRIC_SHA256, judge_samples
 from bench.lm import MemoryLM, ReadLog
-from bench.memory import Corpus, Memory
+from bench.memory import Corpus, Memory, Routing
 from bench.models import LoadedModel, load_model
 from bench.packing import count_tokens
 from bench.reader import Reader
@@ -41,6 +41,7 @@ from bench.record import (
     save_record,
 )
 from bench.retention import ask_probe, forgetting, installs_adapters
+from bench.routing import ROUTER_METRIC, router_precision
 from bench.scoring import stderr_of
 from bench.taskspec import TaskSpec, expand_tasks, task_manager, task_spec
 
@@ -112,7 +113,7 @@ def run_id(lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: R
     return f"{memory.name}-{stable_hash(identity)}"
 
 
-def execute(p: Plan, command: str | None = None) -> list[RunRecord]:
+def execute(p: Plan, command: str | None = None, on_done: Callable[[RunRecord], None] | None = None) -> list[RunRecord]:
     """Run every (task, memory) pair; returns the records, old (skipped) and new."""
     s = p.settings
     lm = load_model(s.model, chat_template=s.chat_template)
@@ -130,11 +131,15 @@ def execute(p: Plan, command: str | None = None) -> list[RunRecord]:
                     "%s / %s: record exists (%s), skipping; --force reruns it", spec.name, memory.name, record_path
                 )
                 records.append(load_record(record_path))
+                if on_done:
+                    on_done(records[-1])
                 continue
             log.warning("%s / %s: running", spec.name, memory_label(memory))
             record, samples = run_one(lm, p, spec, memory, rid, command or " ".join(sys.argv), shared)
             save_record(record, samples, record_path, samples_path)
             records.append(record)
+            if on_done:
+                on_done(record)
     return records
 
 
@@ -170,6 +175,8 @@ def run_one(
         unload_adapters(lm)
     samples = sample_rows(results["samples"][spec.name], memory_lm.log)
     metrics = parse_metrics(results["results"][spec.name])
+    if precisions := router_precision(samples):  # a router's accuracy, apart from what the modules store
+        metrics[ROUTER_METRIC] = Metric(sum(precisions) / len(precisions), stderr_of(precisions))
     judged = judge_run(p, samples, metrics, shared) if s.judge and spec.judged else None
     record = RunRecord(
         run=RunInfo(
@@ -263,9 +270,14 @@ def sample_rows(samples: list[dict[str, Any]], read: ReadLog) -> list[dict[str, 
                 "prompt_tokens": answer.prompt_tokens,
                 "seconds": answer.seconds,
                 "dropped": answer.dropped,
+                **({"routing": routing_row(read.routing[prompt])} if prompt in read.routing else {}),
             }
         )
     return rows
+
+
+def routing_row(routing: Routing) -> dict[str, Any]:
+    return {"chosen": list(routing.chosen), "gold": routing.gold}
 
 
 def measure_cost(

@@ -18,6 +18,7 @@ from bench.judge import METRIC as JUDGE_METRIC
 from bench.judge import parse_score
 from bench.record import RunRecord, migrate, read_samples, samples_path_for
 from bench.retention import forgetting
+from bench.routing import ROUTER_METRIC, router_precision
 from bench.scoring import stderr_of
 from bench.submission import SUBMISSION_FILE, submission_records
 
@@ -183,6 +184,9 @@ def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> 
             m[JUDGE_METRIC] = (parse_score(s.get("judge_output", "")) or 0.0) / 10
         if any(score != m[JUDGE_METRIC] for score, m in zip(judged, rescored, strict=True)):
             v.fail(samples_path, "logged judge scores differ from re-parsing the judge's outputs")
+    for s, m in zip(samples, rescored, strict=True):  # a router's precision@k from the routing it logged
+        if (precision := router_precision([s])) and ROUTER_METRIC not in m:
+            m[ROUTER_METRIC] = precision[0]
     for name, metric in r.metrics.items():
         values = [float(m[name]) for m in rescored if name in m]  # a per-level score covers its level only
         if not values:

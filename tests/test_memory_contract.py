@@ -7,12 +7,18 @@ import torch
 
 from baselines import MEMORIES, make_memory
 from bench.adapters import adapters_active, loaded_adapters, unload_adapters
-from bench.memory import Recall
+from bench.memory import Query, Recall
 from bench.packing import count_tokens
 from bench.reader import Reader
 
-FAST = {"lora": {"epochs": 2, "rank": 4, "batch_size": 4}, "rag": {"top_k": 2}}
-QUERIES = ["Question: What is the phone number of Ada Stone? Answer:", "Question: Who is Cy Marsh? Answer:"]
+LORA = {"epochs": 2, "rank": 4, "batch_size": 4}
+FAST = {
+    "lora": LORA,
+    "rag": {"top_k": 2},
+    "multilora": {**LORA, "modules": 2, "router": "embedding"},
+    "hybrid": {"parts": [{"memory": "lora", **LORA}, "rag"]},
+}
+QUERIES = [Query("Question: What is the phone number of Ada Stone? Answer:", "d0"), Query("Question: Who is Cy Marsh?")]
 
 
 @pytest.mark.parametrize("name", sorted(MEMORIES))
@@ -28,7 +34,7 @@ def test_memory_contract(name, tiny_model, corpus):
         assert set(recall.adapters) <= set(loaded_adapters(tiny_model))
     fp = memory.footprint()
     assert fp.storage_bytes >= 0 and fp.trainable_params >= 0 and fp.write_tokens >= 0
-    answers = Reader(tiny_model, batch_size=2).generate(QUERIES, recalls, budget, ["\n"], 4)
+    answers = Reader(tiny_model, batch_size=2).generate([q.text for q in QUERIES], recalls, budget, ["\n"], 4)
     assert [a.context_tokens <= budget for a in answers] == [True, True]
     assert all(a.prompt_tokens > 0 and a.seconds >= 0 for a in answers)
     unload_adapters(tiny_model)
@@ -38,7 +44,7 @@ def test_memory_contract(name, tiny_model, corpus):
 def test_icl_reports_what_the_budget_cut(tiny_model, corpus):
     memory = make_memory("icl", {}, seed=0)
     memory.write(corpus, tiny_model)
-    small, large = memory.recall(["q"], 30)[0], memory.recall(["q"], 10_000)[0]
+    small, large = memory.recall([Query("q")], 30)[0], memory.recall([Query("q")], 10_000)[0]
     assert small.dropped > 0 and large.dropped == 0
     assert large.context.count("Question:") == len(corpus.documents)
 
@@ -46,7 +52,7 @@ def test_icl_reports_what_the_budget_cut(tiny_model, corpus):
 def test_rag_retrieves_the_matching_fact(tiny_model, corpus):
     memory = make_memory("rag", {"top_k": 1}, seed=0)
     memory.write(corpus, tiny_model)
-    recalls = memory.recall(["What is the phone number of Di Frost?", "phone number of Bo Lind"], 100)
+    recalls = memory.recall([Query("What is the phone number of Di Frost?"), Query("phone number of Bo Lind")], 100)
     assert "Di Frost" in recalls[0].context and "Bo Lind" in recalls[1].context
 
 
@@ -54,7 +60,7 @@ def test_lora_adapter_changes_the_model_and_is_reused(tiny_model, corpus):
     memory = make_memory("lora", FAST["lora"], seed=0)
     memory.write(corpus, tiny_model)
     assert not memory.footprint().cached
-    ids = tiny_model.tokenizer(QUERIES[0], return_tensors="pt").input_ids.to(tiny_model.device)
+    ids = tiny_model.tokenizer(QUERIES[0].text, return_tensors="pt").input_ids.to(tiny_model.device)
     with torch.no_grad():
         with adapters_active(tiny_model, Recall()) as net:
             base = net(input_ids=ids).logits
@@ -89,7 +95,7 @@ def test_chat_template_wraps_reading_and_training_alike(tiny_model_dir, corpus):
     from bench.models import load_model, render_prompt
 
     chat = load_model(str(tiny_model_dir), chat_template=True)
-    rendered = render_prompt(chat, QUERIES[0])
+    rendered = render_prompt(chat, QUERIES[0].text)
     assert rendered.startswith("<|user|>") and rendered.endswith("<|assistant|>")
     example = make_examples(corpus, chat, make_memory("lora", {}, seed=0).config)[0]
     prompt = chat.tokenizer.decode(example.prompt_ids)

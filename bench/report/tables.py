@@ -26,7 +26,7 @@ def retention_cell(value: float | None) -> str:
 
 
 # Shown after a task's primary metric, when the task reports them.
-SECONDARY_METRICS = ("exact_match", "f1", "judge", "digits_match")
+SECONDARY_METRICS = ("exact_match", "f1", "judge", "router_precision", "digits_match")
 
 
 def human_bytes(n: float) -> str:
@@ -61,7 +61,7 @@ def by_task(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 def markdown_table(frame: pd.DataFrame) -> str:
     """One section per task; rows are model x memory (and seed when several), closed book first."""
-    order = {"none": 0, "icl": 1, "rag": 2, "lora": 3}
+    order = {"none": 0, "icl": 1, "rag": 2, "lora": 3, "multilora": 4, "hybrid": 5}
     sections = []
     for task, rows in by_task(frame):
         candidates = dict.fromkeys([rows["primary_metric"].iloc[0], *SECONDARY_METRICS])

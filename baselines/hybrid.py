@@ -1,0 +1,103 @@
+"""Hybrids: several memories at once (LoRA+RAG, LoRA+ICL, multi-LoRA top-k + ICL ...).
+
+A hybrid holds no knowledge of its own: each part writes and recalls as it would alone; the
+hybrid joins their contexts (in order, each part getting what the earlier ones left of the
+budget) and switches on all their adapters. Parts are names (`lora`) or mappings with a
+`memory` key and that memory's fields, as in a memory config file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.config import check
+from bench.memory import Corpus, Footprint, Memory, Query, Recall
+from bench.models import LoadedModel
+from bench.packing import count_tokens
+from bench.reader import CONTEXT_SEPARATOR
+
+
+def part_spec(part: Any) -> tuple[str, dict[str, Any]]:
+    """(memory name, its fields) from `"lora"` or `{"memory": "lora", "rank": 8}`."""
+    if isinstance(part, str):
+        return part, {}
+    if isinstance(part, Mapping) and isinstance(part.get("memory"), str):
+        values = dict(part)
+        return values.pop("memory"), values
+    raise ValueError(f"a hybrid part is a memory name or a mapping with a `memory` key, not {part!r}")
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    parts: tuple[Any, ...] = ()  # no default: the label must say what was combined
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check(len(self.parts) >= 2, "a hybrid needs at least two parts")
+        self.build()  # every part's name and fields are checked now, before any run
+
+    def build(self) -> list[Memory]:
+        from baselines import make_memory
+
+        specs = [part_spec(p) for p in self.parts]
+        check(all(name != "hybrid" for name, _ in specs), "a hybrid's parts cannot be hybrids")
+        return [make_memory(name, values, self.seed) for name, values in specs]
+
+
+class HybridMemory(Memory):
+    name = "hybrid"
+    config_class = HybridConfig
+
+    def write(self, corpus: Corpus, model: LoadedModel) -> None:
+        self._parts = self.config.build()
+        self._seconds = []
+        for part in self._parts:
+            started = time.perf_counter()
+            part.write(corpus, model)
+            self._seconds.append(time.perf_counter() - started)
+        self._tokenizer = model.tokenizer
+
+    def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
+        joined = [Recall() for _ in queries]
+        left = budget_tokens
+        for part in self._parts:
+            mine = part.recall(queries, left)
+            joined = [join(a, b) for a, b in zip(joined, mine, strict=True)]
+            used = max((count_tokens(self._tokenizer, r.context) for r in joined), default=0)
+            left = max(0, budget_tokens - used - count_tokens(self._tokenizer, CONTEXT_SEPARATOR))
+        return joined
+
+    def footprint(self) -> Footprint:
+        prints = [part.footprint() for part in self._parts]
+        # a part restored from cache reports what building it cost; the others, what writing took now
+        measured = zip(prints, self._seconds, strict=True)
+        seconds = [fp.write_seconds if fp.write_seconds is not None else s for fp, s in measured]
+        peaks = [fp.write_peak_mb for fp in prints]
+        return Footprint(
+            trainable_params=sum(fp.trainable_params for fp in prints),
+            storage_bytes=sum(fp.storage_bytes for fp in prints),
+            index_vectors=sum(fp.index_vectors for fp in prints),
+            write_tokens=sum(fp.write_tokens for fp in prints),
+            write_flops=sum(fp.write_flops for fp in prints),
+            write_seconds=sum(seconds),
+            write_peak_mb=None if None in peaks else max(peaks),  # type: ignore[type-var]
+            cached=any(fp.cached for fp in prints),
+        )
+
+
+def join(a: Recall, b: Recall) -> Recall:
+    """Both parts' contexts (earlier part first) and adapters; the router's account kept."""
+    if a.weights is not None or b.weights is not None:
+        raise NotImplementedError("a hybrid cannot join weighted adapter combinations")
+    context = CONTEXT_SEPARATOR.join(c for c in (a.context, b.context) if c)
+    return dataclasses.replace(
+        a,
+        context=context,
+        adapters=tuple(dict.fromkeys(a.adapters + b.adapters)),
+        dropped=a.dropped + b.dropped,
+        routing=a.routing or b.routing,
+    )

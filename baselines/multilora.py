@@ -1,0 +1,133 @@
+"""Many small LoRAs: the corpus split into K modules, one adapter each, a router per query.
+
+The study's Q8-Q11: K modules of rank r/K against one rank-r adapter (`total_rank` keeps the
+trainable-parameter budget equal), oracle against embedding routing, and peft's merges of
+the routed (or all) modules. Each module is trained exactly as the `lora` memory trains one
+adapter, and cached by its part's content, so every router and merge reuses the same modules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from baselines.lora import LoRAConfig, adapter_footprint, trained_adapter
+from bench.adapters import MERGES, load_adapter, merge_adapters
+from bench.config import check
+from bench.errors import UserError
+from bench.memory import Corpus, Footprint, Memory, Query, Recall, Routing
+from bench.models import LoadedModel
+from bench.modules import SPLITS, split_corpus
+from bench.packing import count_tokens
+from bench.routing import ROUTERS, AllRouter, EmbeddingRouter, OracleRouter, Router
+
+
+@dataclass(frozen=True)
+class MultiLoRAConfig(LoRAConfig):
+    modules: int = 4
+    split: str = "documents"  # contiguous parts balanced by document count, "tokens", or "file"
+    partition: str = ""  # with split "file": a JSON file {doc_id: part number}
+    total_rank: int = 0  # > 0: each module gets total_rank / modules (same budget as one lora of that rank)
+    router: str = "oracle"
+    top_k: int = 1
+    merge: str = "sum"  # how several routed modules combine: "sum" (all on at once) or a peft merge
+    weights: tuple[float, ...] = ()  # one per combined module, best-routed first; empty: 1.0 each
+    density: float = 0.5  # kept fraction for ties / dare / magnitude_prune
+    embedder: str = "all-MiniLM-L6-v2"
+    chunk_tokens: int = 128  # embedding router: window of each indexed piece
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check(self.modules > 0, "modules must be positive")
+        check(self.split in SPLITS, f"split must be one of {', '.join(SPLITS)}")
+        check((self.split == "file") == bool(self.partition), "split 'file' and a partition file go together")
+        check(self.total_rank >= 0, "total_rank must be >= 0")
+        check(
+            self.total_rank == 0 or self.split == "file" or self.total_rank % self.modules == 0,
+            "total_rank must divide evenly among the modules",
+        )
+        check(self.router in ROUTERS, f"router must be one of {', '.join(ROUTERS)}")
+        check(self.top_k > 0, "top_k must be positive")
+        check(self.router != "oracle" or self.top_k == 1, "the oracle router picks exactly one module (top_k 1)")
+        check(self.split == "file" or self.top_k <= self.modules, "top_k cannot exceed the number of modules")
+        check(self.merge in MERGES, f"merge must be one of {', '.join(MERGES)}")
+        check(0.0 < self.density <= 1.0, "density must be in (0, 1]")
+        check(self.chunk_tokens > 0, "chunk_tokens must be positive")
+        try:
+            object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
+        except (TypeError, ValueError):
+            raise ValueError(f"weights must be numbers, got {self.weights!r}") from None
+
+    def module_config(self, n_modules: int) -> LoRAConfig:
+        """The plain LoRA config each module trains with."""
+        lora = {f.name: getattr(self, f.name) for f in dataclasses.fields(LoRAConfig)}
+        if self.total_rank:
+            if self.total_rank % n_modules:
+                raise UserError(f"total_rank {self.total_rank} does not divide among {n_modules} modules")
+            lora["rank"] = self.total_rank // n_modules
+        return LoRAConfig(**lora)
+
+
+def module_name(i: int) -> str:
+    return f"m{i}"
+
+
+class MultiLoRAMemory(Memory):
+    name = "multilora"
+    config_class = MultiLoRAConfig
+
+    def write(self, corpus: Corpus, model: LoadedModel) -> None:
+        cfg = self.config
+        partition = Path(cfg.partition) if cfg.partition else None
+        parts = split_corpus(corpus, cfg.modules, cfg.split, lambda t: count_tokens(model.tokenizer, t), partition)
+        lora = cfg.module_config(len(parts))
+        self._trained = [trained_adapter(part, model, lora) for part in parts]
+        for i, (folder, _, _) in enumerate(self._trained):
+            load_adapter(model, module_name(i), folder)
+        self._router = self._make_router(parts, model)
+        self._model = model
+        started = time.perf_counter()
+        if cfg.router == "all":  # one merge for every query: build it now, as part of writing
+            self._combine(tuple(module_name(i) for i in range(len(parts))))
+        self._merge_seconds = time.perf_counter() - started
+
+    def _make_router(self, parts: Sequence[Corpus], model: LoadedModel) -> Router:
+        cfg = self.config
+        if cfg.top_k > len(parts):
+            raise UserError(f"top_k {cfg.top_k} exceeds the {len(parts)} modules of the partition")
+        if cfg.router == "embedding":
+            return EmbeddingRouter(parts, model.tokenizer, cfg.embedder, cfg.chunk_tokens, str(model.device))
+        return OracleRouter(parts) if cfg.router == "oracle" else AllRouter(parts)
+
+    def _combine(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        weights = self.config.weights or (1.0,) * len(names)
+        if len(weights) != len(names):
+            raise UserError(f"{len(weights)} merge weights for {len(names)} combined modules")
+        return merge_adapters(self._model, names, self.config.merge, weights, self.config.density)
+
+    def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
+        recalls = []
+        for query, route in zip(queries, self._router.route(queries, self.config.top_k), strict=True):
+            names = tuple(module_name(i) for i in route)
+            gold = self._router.gold(query)
+            routing = Routing(names, module_name(gold) if gold is not None else None)
+            recalls.append(Recall(adapters=self._combine(names) if names else (), routing=routing))
+        return recalls
+
+    @property
+    def folders(self) -> list[Path]:
+        """Each module's saved adapter, in module order."""
+        return [folder for folder, _, _ in self._trained]
+
+    def footprint(self) -> Footprint:
+        folders = self.folders
+        logs = [log for _, log, _ in self._trained]
+        cached = all(was_cached for _, _, was_cached in self._trained)
+        fp = adapter_footprint(logs, folders, self._model.n_params, cached)
+        vectors = getattr(self._router, "vectors", 0)
+        return dataclasses.replace(
+            fp, write_seconds=(fp.write_seconds or 0.0) + self._merge_seconds, index_vectors=vectors
+        )

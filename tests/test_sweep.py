@@ -1,0 +1,80 @@
+"""Sweeps: a YAML grid expands to runs, resumes after an interruption, never duplicates a record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import bench.run
+from bench.errors import UserError
+from bench.record import find_records, load_record
+from bench.run import RunSettings
+from bench.sweep import load_sweep, run_sweep
+
+GRID = """
+name: tiny
+models: [{model}]
+tasks: kmb_phonebook_1k
+seeds: [0, 1]
+limit: 2
+memories:
+  - none
+  - {{memory: icl, budgets: [16, 64]}}
+  - {{memory: lora, epochs: 1, batch_size: 4, grid: {{rank: [2, 4]}}}}
+"""
+
+
+def write_grid(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "grid.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_grid_expands_every_axis(tmp_path):
+    sweep = load_sweep(write_grid(tmp_path, GRID.format(model="m")))
+    cells = sweep.cells()
+    assert len(cells) == 2 * (1 + 2 + 2)  # seeds x (none + icl budgets + lora ranks)
+    assert {(m, c.get("rank")) for _, _, _, m, c in cells if m == "lora"} == {("lora", 2), ("lora", 4)}
+    assert {b for _, _, b, m, _ in cells if m == "icl"} == {16, 64}
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("name: x\ntasks: [t]\nmemories: [{memory: lora, grid: {rank: 4}}]\n", "non-empty lists"),
+        ("name: x\ntasks: [t]\nmemories: [{memory: icl, budgets: [-1]}]\n", "context budgets"),
+        ("name: x\ntasks: [t]\nmemories: [none]\nseed: [1]\n", "unknown field"),
+        ("name: x\ntasks: [t]\nmemories: none\n", "`memories` is a list"),
+        ("name: x\ntasks: [t\n", "malformed YAML"),
+    ],
+)
+def test_bad_grids_are_user_errors(tmp_path, text, reason):
+    with pytest.raises(UserError, match=reason):
+        load_sweep(write_grid(tmp_path, text))
+
+
+def test_an_interrupted_sweep_resumes_with_every_record_exactly_once(tiny_model_dir, tmp_path, monkeypatch):
+    sweep = load_sweep(write_grid(tmp_path, GRID.format(model=tiny_model_dir)))
+    settings = RunSettings(out=tmp_path / "runs", forgetting=False)
+    real_run_one, done = bench.run.run_one, []
+
+    def dies_after_four(*args, **kwargs):
+        if len(done) == 4:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl-C in the middle of the fifth run
+        done.append(1)
+        return real_run_one(*args, **kwargs)
+
+    monkeypatch.setattr(bench.run, "run_one", dies_after_four)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(sweep, settings)
+    first = {p: p.stat().st_mtime_ns for p in find_records(settings.out)}
+    assert len(first) == 4
+    monkeypatch.setattr(bench.run, "run_one", real_run_one)
+    records = run_sweep(sweep, settings)
+    paths = find_records(settings.out)
+    assert len(records) == len(paths) == 10
+    assert len({load_record(p).run.run_id for p in paths}) == 10
+    assert all(p.stat().st_mtime_ns == t for p, t in first.items())  # finished runs were not redone
+    budgets = sorted(r.cost.context_budget for r in records if r.memory.name == "icl")
+    assert budgets == [16, 16, 64, 64]
