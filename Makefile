@@ -25,7 +25,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.kmbench-installed
 endif
 
-.PHONY: setup bench multilora test report lint validate leaderboard browser
+.PHONY: setup bench multilora figures test report lint validate leaderboard browser
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -41,6 +41,13 @@ bench: setup
 
 multilora:
 	@$(MAKE) --no-print-directory bench MEMORIES="$(MULTILORA)"
+
+# The study's figures: a sweep (bench/presets/<PRESET>.yaml; resumes if interrupted), then the drawing.
+PRESET     ?= smoke
+figures: setup
+	$(PY) -m bench.cli sweep bench/presets/$(PRESET).yaml --models "$(MODEL)" --out "runs_$(PRESET)" \
+		--reports "reports_$(PRESET)"
+	$(PY) -m bench.cli figures --out "runs_$(PRESET)" --figures "figures_$(PRESET)"
 
 test: setup browser
 	$(PY) -m pytest -q

@@ -1,4 +1,4 @@
-"""`kmbench run|sweep|ls|report|phonebook`: thin argument parsing over bench.run and bench.report."""
+"""`kmbench run|sweep|figures|ls|report|phonebook`: thin argument parsing over bench.run and bench.report."""
 
 from __future__ import annotations
 
@@ -118,9 +118,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         },
         where="sweep",
     )
-    records = run_sweep(sweep, base)
+    records = run_sweep(sweep, base, tuple(split_list(args.models)) if args.models else ())
     print(f"sweep {sweep.name}: {len(records)} runs have records in {args.out}")
     print(write_report(Path(args.out), Path(args.reports)))
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from bench.report.figures import write_figures
+
+    for path in write_figures(Path(args.out), Path(args.figures)):
+        print(path)
     return 0
 
 
@@ -233,12 +241,18 @@ def parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser("sweep", help="run a YAML grid of runs; existing records are skipped, so it resumes")
     sweep.add_argument("grid", help="sweep file: name, tasks, memories (with grid/budgets), models, seeds, limit")
+    sweep.add_argument("--models", help="comma-separated models replacing the file's `models`")
     sweep.add_argument("--out", default="runs", help="records folder")
     sweep.add_argument("--reports", default="reports", help="tables and plots folder")
     sweep.add_argument("--batch-size", type=int, default=16)
     sweep.add_argument("--include-path", action="append", default=[], help="extra folder of task YAMLs")
     sweep.add_argument("--no-forgetting", action="store_true", help="skip the kmb_forgetting probe")
     sweep.set_defaults(func=cmd_sweep)
+
+    figures = sub.add_parser("figures", help="the study's figures and tables (PNG, PDF, Markdown, LaTeX) from records")
+    figures.add_argument("--out", default="runs", help="records folder")
+    figures.add_argument("--figures", default="figures", help="folder for the figures and tables")
+    figures.set_defaults(func=cmd_figures)
 
     ls = sub.add_parser("ls", help="list tasks, memories and model aliases")
     ls.add_argument("what", nargs="?", choices=("tasks", "memories", "models", "all"), default="all")

@@ -154,11 +154,14 @@ class RunRecord:
             "task": self.task.name,
             "model": self.model.name,
             "memory": self.memory.label,
+            "memory_name": self.memory.name,
+            "rank": self.memory.config.get("rank"),
             "seed": self.run.seed,
             "run_id": self.run.run_id,
             "created_at": self.run.created_at,
             "primary_metric": self.task.primary_metric,
             "n_queries": self.task.n_queries,
+            "corpus_tokens": self.task.corpus_tokens,
         }
         for name, metric in self.metrics.items():
             row[name] = metric.value

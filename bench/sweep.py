@@ -1,4 +1,5 @@
-"""A grid of runs from one YAML file: models x tasks x memories (x field grids) x seeds x budgets.
+"""A grid of runs from one YAML file: models x tasks x memories (x field grids) x seeds x budgets;
+a memory entry may narrow the tasks and seeds it runs on.
 
 Every run is keyed by the hash of its full config (`bench.run.run_id`) and skipped when its
 record exists, so an interrupted sweep resumes where it stopped, and a record is never
@@ -11,7 +12,7 @@ written twice. Example:
     memories:
       - none
       - {memory: lora, grid: {rank: [4, 16]}}        # one run per rank
-      - {memory: icl, budgets: [256, 1024, null]}     # one run per context budget (null: the window)
+      - {memory: icl, budgets: [256, 1024, null], seeds: [0]}  # a run per budget (null: the window), one seed
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class MemoryEntry:
     fields: tuple[tuple[str, Any], ...] = ()
     grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     budgets: tuple[int | None, ...] = (None,)
+    seeds: tuple[int, ...] = ()  # empty: the sweep's seeds (greedy ICL/RAG need only one)
+    tasks: tuple[str, ...] = ()  # empty: the sweep's tasks
 
     def configs(self) -> list[dict[str, Any]]:
         names = [name for name, _ in self.grid]
@@ -56,6 +59,7 @@ class Sweep:
     models: tuple[str, ...] = ("smollm2-135m",)
     seeds: tuple[int, ...] = (0,)
     limit: int | None = None
+    forgetting: bool = True  # ask the forgetting probe after adapter runs
 
     def __post_init__(self) -> None:
         check(bool(self.name), "a sweep needs a name")
@@ -64,13 +68,13 @@ class Sweep:
         check(bool(self.models), "models must not be empty")
         check(bool(self.seeds), "seeds must not be empty")
 
-    def cells(self) -> list[tuple[str, int, int | None, str, dict[str, Any]]]:
-        """(model, seed, context budget, memory, fields) for every run, tasks aside."""
+    def cells(self) -> list[tuple[str, int, int | None, tuple[str, ...], str, dict[str, Any]]]:
+        """(model, seed, context budget, tasks, memory, fields): each cell runs on each of its tasks."""
         return [
-            (model, seed, budget, entry.memory, config)
+            (model, seed, budget, entry.tasks or self.tasks, entry.memory, config)
             for model in self.models
-            for seed in self.seeds
             for entry in self.memories
+            for seed in entry.seeds or self.seeds
             for budget in entry.budgets
             for config in entry.configs()
         ]
@@ -83,13 +87,17 @@ def memory_entry(item: Any, where: str) -> MemoryEntry:
         raise UserError(f"{where}: a memory is a name or a mapping with a `memory` key")
     values = dict(item)
     name, grid, budgets = values.pop("memory"), values.pop("grid", {}), values.pop("budgets", [None])
+    seeds, tasks = values.pop("seeds", []), values.pop("tasks", [])
+    if not isinstance(seeds, list) or not all(isinstance(x, int) for x in seeds):
+        raise UserError(f"{where}: `seeds` is a list of integers")
+    if not isinstance(tasks, list) or not all(isinstance(x, str) for x in tasks):
+        raise UserError(f"{where}: `tasks` is a list of task names")
     if not isinstance(grid, Mapping) or not all(isinstance(v, list) and v for v in grid.values()):
         raise UserError(f"{where}: `grid` maps fields to non-empty lists of values")
     if not isinstance(budgets, list) or not all(b is None or (isinstance(b, int) and b >= 0) for b in budgets):
         raise UserError(f"{where}: `budgets` is a list of context budgets in tokens (null: the whole window)")
-    return MemoryEntry(
-        name, tuple(values.items()), tuple((k, tuple(v)) for k, v in grid.items()), tuple(budgets) or (None,)
-    )
+    grid_axes = tuple((k, tuple(v)) for k, v in grid.items())
+    return MemoryEntry(name, tuple(values.items()), grid_axes, tuple(budgets) or (None,), tuple(seeds), tuple(tasks))
 
 
 def load_sweep(path: Path) -> Sweep:
@@ -113,15 +121,24 @@ def load_sweep(path: Path) -> Sweep:
     return parse_config(Sweep, values, where=str(path))
 
 
-def run_sweep(sweep: Sweep, base: RunSettings) -> list[RunRecord]:
+def run_sweep(sweep: Sweep, base: RunSettings, models: tuple[str, ...] = ()) -> list[RunRecord]:
     """Every run of the grid (existing records skipped); one model load per (model, seed, budget)."""
+    if models:  # `--models` on the command line replaces the file's
+        sweep = dataclasses.replace(sweep, models=models)
     groups: dict[tuple, list[tuple[str, dict[str, Any]]]] = {}
-    for model, seed, budget, memory, config in sweep.cells():
-        groups.setdefault((model, seed, budget), []).append((memory, config))
+    for model, seed, budget, tasks, memory, config in sweep.cells():
+        groups.setdefault((model, seed, budget, tasks), []).append((memory, config))
     plans = []
-    for (model, seed, budget), memories in groups.items():  # every mistake found before the first run
-        settings = dataclasses.replace(base, model=model, seed=seed, context_budget=budget, limit=sweep.limit)
-        plans.append(plan(settings, sweep.tasks, memories))
+    for (model, seed, budget, tasks), memories in groups.items():  # every mistake found before the first run
+        settings = dataclasses.replace(
+            base,
+            model=model,
+            seed=seed,
+            context_budget=budget,
+            limit=sweep.limit,
+            forgetting=base.forgetting and sweep.forgetting,
+        )
+        plans.append(plan(settings, tasks, memories))
     records: list[RunRecord] = []
     total = sum(len(p.tasks) * len(p.memories) for p in plans)
     with tqdm(total=total, desc=f"sweep {sweep.name}", unit="run") as bar:

@@ -35,8 +35,8 @@ def test_grid_expands_every_axis(tmp_path):
     sweep = load_sweep(write_grid(tmp_path, GRID.format(model="m")))
     cells = sweep.cells()
     assert len(cells) == 2 * (1 + 2 + 2)  # seeds x (none + icl budgets + lora ranks)
-    assert {(m, c.get("rank")) for _, _, _, m, c in cells if m == "lora"} == {("lora", 2), ("lora", 4)}
-    assert {b for _, _, b, m, _ in cells if m == "icl"} == {16, 64}
+    assert {(m, c.get("rank")) for _, _, _, _, m, c in cells if m == "lora"} == {("lora", 2), ("lora", 4)}
+    assert {b for _, _, b, _, m, _ in cells if m == "icl"} == {16, 64}
 
 
 @pytest.mark.parametrize(

@@ -13,16 +13,24 @@ import pandas as pd
 from bench.report.pareto import pareto_front
 
 COLORS = {"none": "#7f7f7f", "icl": "#1f77b4", "rag": "#2ca02c", "lora": "#d62728"}
+MAX_INLINE_LABELS = 6
 
 
 def scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path, pareto: bool = False) -> None:
     """One panel per task: each row a point with its stderr, labelled by `label` or memory."""
     tasks = sorted(frame["task"].unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
+    most = int(frame.groupby("task").size().max())
+    keyed = most > MAX_INLINE_LABELS  # many points: number them and list the labels under the panel
+    height = 4.2 + (0.16 * most if keyed else 0.0)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(5.5, 8.0 if keyed else 0) * len(tasks), height), squeeze=False)
     for ax, task in zip(axes[0], tasks, strict=True):
         rows = frame[frame["task"] == task].reset_index(drop=True)
         metric = rows["primary_metric"].iloc[0]
         labels = rows["label"] if "label" in rows else rows["memory"]
+        if keyed:
+            key = "\n".join(f"{i + 1:>2}  {label}" for i, label in enumerate(labels))
+            ax.text(0.0, -0.16, key, transform=ax.transAxes, va="top", fontsize=7, family="monospace")
+            labels = pd.Series([str(i + 1) for i in range(len(rows))])
         for i, row in rows.iterrows():
             y = 100 * row[metric]
             err = row.get(f"{metric}_stderr")
@@ -60,7 +68,7 @@ def scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path, pa
         ax.set_title(f"{task}: {title}", fontsize=10)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

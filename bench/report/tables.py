@@ -41,7 +41,7 @@ def load_table(records_root: Path) -> pd.DataFrame:
     paths = find_records(records_root)
     if not paths:
         raise UserError(f"no run records under {records_root}/records; run `kmbench run` first")
-    return pd.DataFrame([load_record(p).flatten() for p in paths])
+    return pd.DataFrame([{**load_record(p).flatten(), "path": str(p)} for p in paths])
 
 
 def metric_cell(row: pd.Series, metric: str) -> str:

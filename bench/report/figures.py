@@ -1,0 +1,203 @@
+"""The study's figure types, redrawn from whatever records exist: `kmbench figures`.
+
+Each figure is drawn only when its runs exist (a capacity curve needs LoRA at two sizes, a
+budget curve ICL or RAG at two budgets), as PNG and PDF; the tables as Markdown and LaTeX.
+Error bars are 95% bootstrap intervals over questions (pooled over seeds); tables add the
+spread across seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from bench.report.plots import COLORS
+from bench.report.study import ANCHOR_BITS_PER_PARAM, TAUS, aggregate, capacity
+from bench.report.tables import load_table
+
+
+def save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
+    fig.tight_layout()
+    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+    for path in paths:
+        fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return paths
+
+
+def error_bars(rows: pd.DataFrame) -> np.ndarray:
+    """Distances from each mean to its interval's ends, in % (zero where no interval)."""
+    low = (rows["score"] - rows["ci_low"]).clip(lower=0).fillna(0)
+    high = (rows["ci_high"] - rows["score"]).clip(lower=0).fillna(0)
+    return 100 * np.vstack([low.to_numpy(), high.to_numpy()])
+
+
+def panels(n: int, width: float = 5.2, height: float = 4.0):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+    return fig, list(axes[0])
+
+
+def capacity_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    """Score against knowledge size, one line per LoRA rank (the study's capacity figure)."""
+    lora = agg[(agg["memory_name"] == "lora") & agg["family"].isin(list(TAUS))]
+    families = [f for f, g in lora.groupby("family") if g["corpus_tokens"].nunique() > 1]
+    if not families:
+        return []
+    fig, axes = panels(len(families))
+    for ax, fam in zip(axes, families, strict=True):
+        for rank, rows in lora[lora["family"] == fam].groupby("rank"):
+            rows = rows.sort_values("corpus_tokens")
+            ax.errorbar(
+                rows["corpus_tokens"], 100 * rows["score"], yerr=error_bars(rows), marker="o", capsize=3,
+                label=f"rank {int(rank)}",
+            )  # fmt: skip
+        for tau in TAUS[fam]:
+            ax.axhline(100 * tau, color="grey", linestyle=":", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="knowledge size (corpus tokens, log2)", ylabel="score (%)", ylim=(-5, 105))
+        ax.set_title(f"{fam}: LoRA capacity (dotted: tau)", fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return save(fig, folder, "capacity_curves")
+
+
+def capacity_heatmap(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    lora = agg[(agg["memory_name"] == "lora") & agg["family"].isin(list(TAUS))]
+    families = [f for f, g in lora.groupby("family") if g["rank"].nunique() * g["corpus_tokens"].nunique() > 1]
+    if not families:
+        return []
+    fig, axes = panels(len(families), width=4.8)
+    for ax, fam in zip(axes, families, strict=True):
+        grid = lora[lora["family"] == fam].pivot_table(index="rank", columns="corpus_tokens", values="score")
+        image = ax.imshow(100 * grid.to_numpy(), vmin=0, vmax=100, cmap="viridis", origin="lower", aspect="auto")
+        ax.set_xticks(range(len(grid.columns)), [f"{int(c):,}" for c in grid.columns], fontsize=8)
+        ax.set_yticks(range(len(grid.index)), [str(int(r)) for r in grid.index])
+        for (i, j), value in np.ndenumerate(100 * grid.to_numpy()):
+            if not np.isnan(value):
+                ax.text(j, i, f"{value:.0f}", ha="center", va="center", color="white" if value < 60 else "black")
+        ax.set(xlabel="knowledge size (corpus tokens)", ylabel="LoRA rank", title=f"{fam}: score (%)")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    return save(fig, folder, "capacity_heatmap")
+
+
+def per_rank(
+    cap: pd.DataFrame, folder: Path, name: str, columns: Callable[[str], list[str]], ylabel: str
+) -> list[Path]:
+    """One panel per family, a line per column of `cap` against LoRA rank."""
+    families = [f for f, g in cap.groupby("family") if len(g) > 1]
+    if not families:
+        return []
+    fig, axes = panels(len(families))
+    for ax, fam in zip(axes, families, strict=True):
+        rows = cap[cap["family"] == fam].sort_values("rank")
+        for column in columns(fam):
+            ax.plot(rows["rank"], rows[column], marker="o", label=column)
+        if name == "bits_per_param_vs_rank":
+            ax.axhline(ANCHOR_BITS_PER_PARAM, color="black", linestyle="--", label="2 bits/param (Allen-Zhu & Li)")
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="LoRA rank (log2)", ylabel=ylabel, title=fam)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return save(fig, folder, name)
+
+
+def context_budget_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    """ICL and RAG score against the context budget, LoRA and closed book as flat lines at zero context."""
+    reading = agg[agg["memory_name"].isin(["icl", "rag"])]
+    tasks = [t for t, g in reading.groupby("task") if g["context_budget"].nunique() > 1]
+    if not tasks:
+        return []
+    fig, axes = panels(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        rows = agg[agg["task"] == task]
+        for name in ("icl", "rag"):
+            mine = rows[rows["memory"] == name].sort_values("context_budget")
+            if len(mine):
+                ax.errorbar(
+                    mine["context_budget"], 100 * mine["score"], yerr=error_bars(mine), marker="o", capsize=3,
+                    color=COLORS[name], label=name,
+                )  # fmt: skip
+        for name in ("lora", "none"):
+            mine = rows[rows["memory"] == name]
+            for _, row in mine.iterrows():
+                ax.axhline(100 * row["score"], color=COLORS[name], linestyle="--", label=f"{name} (0 context tokens)")
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="context budget (tokens, log2)", ylabel=f"{rows['metric'].iloc[0]} (%)", ylim=(-5, 105))
+        ax.set_title(f"{task}: accuracy vs context budget", fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return save(fig, folder, "context_budget")
+
+
+def memory_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    """Multi-LoRA routers and merges, hybrids and their single-memory references, as bars."""
+    tasks = [t for t, g in agg.groupby("task") if g["memory_name"].isin(["multilora", "hybrid"]).any()]
+    if not tasks:
+        return []
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(9, 0.38 * agg["memory"].nunique() + 1.5), squeeze=False)
+    for ax, task in zip(axes[:, 0], tasks, strict=True):
+        rows = agg[(agg["task"] == task) & agg["context_budget"].eq(agg["context_budget"].max())]
+        rows = rows.sort_values("score")
+        colors = [COLORS.get(n, "#9467bd" if n == "multilora" else "#ff7f0e") for n in rows["memory_name"]]
+        ax.barh(range(len(rows)), 100 * rows["score"], xerr=error_bars(rows), color=colors, capsize=3)
+        ax.set_yticks(range(len(rows)), [short(m) for m in rows["memory"]], fontsize=8)
+        ax.set(xlabel=f"{rows['metric'].iloc[0]} (%)", xlim=(0, 105), title=f"{task}: multi-LoRA, merges, hybrids")
+        ax.grid(alpha=0.3, axis="x")
+    return save(fig, folder, "multilora_bars")
+
+
+def short(label: str) -> str:
+    """Memory labels without the training fields every row shares."""
+    for noise in ("batch_size=4,", "epochs=1,", "total_rank=32,", ",total_rank=32"):
+        label = label.replace(noise, "")
+    return label
+
+
+def latex(frame: pd.DataFrame) -> str:
+    escape = str.maketrans({"_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#"})
+    lines = [r"\begin{tabular}{" + "l" * len(frame.columns) + "}", r"\hline"]
+    lines.append(" & ".join(str(c).translate(escape) for c in frame.columns) + r" \\ \hline")
+    lines += [" & ".join(str(v).translate(escape) for v in row) + r" \\" for row in frame.itertuples(index=False)]
+    return "\n".join([*lines, r"\hline", r"\end{tabular}"]) + "\n"
+
+
+def summary_table(agg: pd.DataFrame) -> pd.DataFrame:
+    table = agg.sort_values(["task", "memory", "context_budget"])
+    return pd.DataFrame(
+        {
+            "task": table["task"],
+            "memory": table["memory"],
+            "budget": table["context_budget"].map(lambda b: "window" if pd.isna(b) else f"{int(b)}"),
+            "seeds": table["n_seeds"],
+            "score %": (100 * table["score"]).map("{:.1f}".format),
+            "seed sd": (100 * table["seed_sd"]).map("{:.1f}".format),
+            "95% CI": [f"[{100 * a:.1f}, {100 * b:.1f}]" for a, b in table[["ci_low", "ci_high"]].to_numpy()],
+        }
+    )
+
+
+def write_figures(records_root: Path, folder: Path) -> list[Path]:
+    """Every figure and table the records allow; returns what was written."""
+    frame = load_table(records_root)
+    agg = aggregate(frame)
+    cap = capacity(agg)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = capacity_curves(agg, folder) + capacity_heatmap(agg, folder) + context_budget_curves(agg, folder)
+    written += memory_bars(agg, folder)
+    if len(cap):
+        written += per_rank(cap, folder, "efficiency_vs_rank", lambda f: [f"efficiency@{t:g}" for t in TAUS[f]],
+                            "T_max / trainable params")  # fmt: skip
+        if cap["bits_per_param"].notna().any():
+            written += per_rank(cap, folder, "bits_per_param_vs_rank", lambda f: ["bits_per_param"], "bits / param")
+    tables = {"scores": summary_table(agg)} | ({"capacity": cap.round(6)} if len(cap) else {})
+    markdown = "\n\n".join(f"## {name}\n\n{table.to_markdown(index=False)}" for name, table in tables.items())
+    (folder / "tables.md").write_text(markdown + "\n")
+    (folder / "tables.tex").write_text("\n".join(latex(t) for t in tables.values()))
+    return [*written, folder / "tables.md", folder / "tables.tex"]
