@@ -45,6 +45,8 @@ class HybridConfig:
 
         specs = [part_spec(p) for p in self.parts]
         check(all(name != "hybrid" for name, _ in specs), "a hybrid's parts cannot be hybrids")
+        trained = [name for name, _ in specs if name in ("lora", "multilora")]
+        check(len(trained) <= 1, "a hybrid holds at most one adapter memory (lora or multilora)")
         return [make_memory(name, values, self.seed) for name, values in specs]
 
 

@@ -24,6 +24,7 @@ from bench.cost import PeakMemory
 from bench.memory import Corpus, Footprint, Memory, Query, Recall
 from bench.models import LoadedModel, render_prompt
 from bench.paths import cache_dir
+from bench.synth import internalize, parse_format
 
 ADAPTER = "main"
 TRAIN_LOG = "kmbench_train.json"
@@ -46,6 +47,8 @@ class LoRAConfig:
     grad_clip: float = 1.0
     loss_on: str = "answer"
     answer_marker: str = "Answer:"
+    format: str = "raw"  # what to train on: raw, qa40, summary8+qa40, raw+rewrite4+qa40 ... (bench.synth)
+    generator: str = ""  # who writes synthetic formats: "" the model under test, "template", or a model name
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -59,6 +62,7 @@ class LoRAConfig:
         check(0.0 <= self.warmup_ratio < 1.0, "warmup_ratio must be in [0, 1)")
         check(self.loss_on in ("answer", "all"), "loss_on must be 'answer' or 'all'")
         check(bool(self.target_modules), "target_modules must not be empty")
+        parse_format(self.format)
 
 
 @dataclass(frozen=True)
@@ -193,9 +197,12 @@ def trained_adapter(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> tupl
     folder = adapter_folder(corpus, model, cfg)
     if (folder / TRAIN_LOG).is_file():
         return folder, json.loads((folder / TRAIN_LOG).read_text()), True
+    started = time.perf_counter()
+    training = internalize(corpus, cfg.format, cfg.generator, model, cfg.seed)
+    synth_seconds = time.perf_counter() - started
     with PeakMemory() as peak:
-        log = train_adapter(model, make_examples(corpus, model, cfg), cfg, folder)
-    log["peak_mb"] = peak.megabytes
+        log = train_adapter(model, make_examples(training, model, cfg), cfg, folder)
+    log.update(peak_mb=peak.megabytes, synth_seconds=synth_seconds, training_documents=len(training.documents))
     (folder / TRAIN_LOG).write_text(json.dumps(log, indent=1))
     return folder, log, False
 
@@ -210,7 +217,7 @@ def adapter_footprint(logs: Sequence[dict], folders: Sequence[Path], n_base: int
         write_tokens=tokens,
         # forward (2N) + activation gradients (2N) per token; frozen weights get no weight gradients
         write_flops=4.0 * n_base * tokens,
-        write_seconds=sum(log["seconds"] for log in logs),
+        write_seconds=sum(log["seconds"] + log.get("synth_seconds", 0.0) for log in logs),
         write_peak_mb=max(peaks) if peaks else None,
         cached=cached,
     )

@@ -156,6 +156,7 @@ class RunRecord:
             "memory": self.memory.label,
             "memory_name": self.memory.name,
             "rank": self.memory.config.get("rank"),
+            "format": self.memory.config.get("format"),
             "seed": self.run.seed,
             "run_id": self.run.run_id,
             "created_at": self.run.created_at,

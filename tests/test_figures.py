@@ -57,11 +57,21 @@ def test_figures_from_a_real_sweep(tiny_model_dir, tmp_path):
         "  - {memory: lora, epochs: 1, batch_size: 8, grid: {rank: [2, 4]}}\n"
         "  - {memory: icl, budgets: [16, 64], seeds: [0]}\n"
         "  - {memory: multilora, epochs: 1, rank: 2, tasks: [kmb_phonebook_1k], seeds: [0]}\n"
+        "  - {memory: lora, epochs: 1, rank: 2, generator: template, tasks: [kmb_phonebook_1k], seeds: [0],\n"
+        "     grid: {format: [raw, qa2]}}\n"
     )
     out, figures = tmp_path / "runs", tmp_path / "figures"
     assert main(["sweep", str(grid), "--out", str(out), "--reports", str(tmp_path / "reports")]) == 0
     assert main(["figures", "--out", str(out), "--figures", str(figures)]) == 0
-    for name in ("capacity_curves", "capacity_heatmap", "context_budget", "multilora_bars", "efficiency_vs_rank"):
+    names = (
+        "capacity_curves",
+        "capacity_heatmap",
+        "context_budget",
+        "multilora_bars",
+        "efficiency_vs_rank",
+        "format_bars",
+    )
+    for name in names:
         for suffix in (".png", ".pdf"):
             assert (figures / f"{name}{suffix}").stat().st_size > 1000, name
     tables = (figures / "tables.md").read_text()

@@ -153,6 +153,24 @@ def memory_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
     return save(fig, folder, "multilora_bars")
 
 
+def format_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    """LoRA trained on each internalization format, other settings equal (one panel per such set)."""
+    lora = agg[(agg["memory_name"] == "lora") & agg["format"].notna()]
+    lora = lora.assign(base=lora["memory"].str.replace(r"format=[^,)]*,?", "", regex=True))
+    sets = [(key, g) for key, g in lora.groupby(["task", "base"]) if g["format"].nunique() > 1]
+    if not sets:
+        return []
+    fig, axes = panels(len(sets), width=max(5.0, 0.9 * lora["format"].nunique() + 2))
+    for ax, ((task, base), rows) in zip(axes, sets, strict=True):
+        rows = rows.sort_values("score")
+        ax.bar(range(len(rows)), 100 * rows["score"], yerr=error_bars(rows), color=COLORS["lora"], capsize=3)
+        ax.set_xticks(range(len(rows)), rows["format"], rotation=20, fontsize=8)
+        ax.set(ylabel=f"{rows['metric'].iloc[0]} (%)", ylim=(0, 105))
+        ax.set_title(f"{task}: training format\n{short(base)}", fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    return save(fig, folder, "format_bars")
+
+
 def short(label: str) -> str:
     """Memory labels without the training fields every row shares."""
     for noise in ("batch_size=4,", "epochs=1,", "total_rank=32,", ",total_rank=32"):
@@ -190,7 +208,7 @@ def write_figures(records_root: Path, folder: Path) -> list[Path]:
     cap = capacity(agg)
     folder.mkdir(parents=True, exist_ok=True)
     written = capacity_curves(agg, folder) + capacity_heatmap(agg, folder) + context_budget_curves(agg, folder)
-    written += memory_bars(agg, folder)
+    written += memory_bars(agg, folder) + format_bars(agg, folder)
     if len(cap):
         written += per_rank(cap, folder, "efficiency_vs_rank", lambda f: [f"efficiency@{t:g}" for t in TAUS[f]],
                             "T_max / trainable params")  # fmt: skip

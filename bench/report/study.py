@@ -71,6 +71,7 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
                 "ci_low": low,
                 "ci_high": high,
                 "rank": group["rank"].iloc[0],
+                "format": group["format"].iloc[0],
                 "trainable_params": group["trainable_params"].iloc[0],
                 "corpus_tokens": group["corpus_tokens"].iloc[0],
                 "n_queries": group["n_queries"].iloc[0],
