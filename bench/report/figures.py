@@ -143,8 +143,8 @@ def memory_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
         return []
     fig, axes = plt.subplots(len(tasks), 1, figsize=(9, 0.38 * agg["memory"].nunique() + 1.5), squeeze=False)
     for ax, task in zip(axes[:, 0], tasks, strict=True):
-        rows = agg[(agg["task"] == task) & agg["context_budget"].eq(agg["context_budget"].max())]
-        rows = rows.sort_values("score")
+        rows = agg[agg["task"] == task]
+        rows = rows[rows["context_budget"] == rows["context_budget"].max()].sort_values("score")  # the full window
         colors = [COLORS.get(n, "#9467bd" if n == "multilora" else "#ff7f0e") for n in rows["memory_name"]]
         ax.barh(range(len(rows)), 100 * rows["score"], xerr=error_bars(rows), color=colors, capsize=3)
         ax.set_yticks(range(len(rows)), [short(m) for m in rows["memory"]], fontsize=8)
