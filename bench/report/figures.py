@@ -27,7 +27,7 @@ def save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
     fig.tight_layout()
     paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
     for path in paths:
-        fig.savefig(path, dpi=130)
+        fig.savefig(path, dpi=130, bbox_inches="tight")
     plt.close(fig)
     return paths
 
@@ -117,21 +117,24 @@ def context_budget_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
     fig, axes = panels(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
         rows = agg[agg["task"] == task]
-        for name in ("icl", "rag"):
-            mine = rows[rows["memory"] == name].sort_values("context_budget")
-            if len(mine):
+        for label, mine in rows[rows["memory_name"].isin(["icl", "rag"])].groupby("memory"):
+            if mine["context_budget"].nunique() > 1:
+                mine = mine.sort_values("context_budget")
                 ax.errorbar(
                     mine["context_budget"], 100 * mine["score"], yerr=error_bars(mine), marker="o", capsize=3,
-                    color=COLORS[name], label=name,
+                    color=COLORS[mine["memory_name"].iloc[0]], label=label,
                 )  # fmt: skip
-        for name in ("lora", "none"):
-            mine = rows[rows["memory"] == name]
-            for _, row in mine.iterrows():
-                ax.axhline(100 * row["score"], color=COLORS[name], linestyle="--", label=f"{name} (0 context tokens)")
+        for name in ("lora", "none"):  # the best LoRA configuration's line, and the floor
+            mine = rows[rows["memory_name"] == name].sort_values("score")
+            if len(mine):
+                best = mine.iloc[-1]
+                ax.axhline(
+                    100 * best["score"], color=COLORS[name], linestyle="--", label=f"{short(best['memory'])}: 0 context"
+                )
         ax.set_xscale("log", base=2)
         ax.set(xlabel="context budget (tokens, log2)", ylabel=f"{rows['metric'].iloc[0]} (%)", ylim=(-5, 105))
         ax.set_title(f"{task}: accuracy vs context budget", fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.15))  # below: labels can be long
         ax.grid(alpha=0.3)
     return save(fig, folder, "context_budget")
 
