@@ -24,6 +24,7 @@ def test_capacity_efficiency_and_bits_per_parameter():
             "model": "m",
             "family": "kmb_phonebook",
             "memory_name": "lora",
+            "memory": ["lora(rank=4)", "lora(rank=4)", "lora(rank=8)", "lora(rank=8)"],
             "rank": [4, 4, 8, 8],
             "trainable_params": [1000, 1000, 2000, 2000],
             "corpus_tokens": [1000, 2000, 1000, 2000],

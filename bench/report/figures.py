@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.plots import COLORS
-from bench.report.study import ANCHOR_BITS_PER_PARAM, TAUS, aggregate, capacity
+from bench.report.study import ANCHOR_BITS_PER_PARAM, TAUS, aggregate, capacity, capacity_series
 from bench.report.tables import load_table
 
 
@@ -46,21 +47,25 @@ def panels(n: int, width: float = 5.2, height: float = 4.0):
 
 def capacity_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
     """Score against knowledge size, one line per LoRA rank (the study's capacity figure)."""
-    lora = agg[(agg["memory_name"] == "lora") & agg["family"].isin(list(TAUS))]
-    families = [f for f, g in lora.groupby("family") if g["corpus_tokens"].nunique() > 1]
+    lora = capacity_series(agg)
+    families = sorted(lora["family"].unique())
     if not families:
         return []
     fig, axes = panels(len(families))
     for ax, fam in zip(axes, families, strict=True):
-        for rank, rows in lora[lora["family"] == fam].groupby("rank"):
+        mine = lora[lora["family"] == fam]
+        for label, rows in mine.groupby("memory"):
             rows = rows.sort_values("corpus_tokens")
             ax.errorbar(
                 rows["corpus_tokens"], 100 * rows["score"], yerr=error_bars(rows), marker="o", capsize=3,
-                label=f"rank {int(rank)}",
+                label=short(str(label)),
             )  # fmt: skip
         for tau in TAUS[fam]:
             ax.axhline(100 * tau, color="grey", linestyle=":", linewidth=0.8)
         ax.set_xscale("log", base=2)
+        ticks = sorted(mine["corpus_tokens"].unique())
+        ax.set_xticks(ticks, [f"{int(t):,}" for t in ticks], fontsize=8)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set(xlabel="knowledge size (corpus tokens, log2)", ylabel="score (%)", ylim=(-5, 105))
         ax.set_title(f"{fam}: LoRA capacity (dotted: tau)", fontsize=10)
         ax.legend(fontsize=8)
@@ -69,7 +74,7 @@ def capacity_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
 
 
 def capacity_heatmap(agg: pd.DataFrame, folder: Path) -> list[Path]:
-    lora = agg[(agg["memory_name"] == "lora") & agg["family"].isin(list(TAUS))]
+    lora = capacity_series(agg)
     families = [f for f, g in lora.groupby("family") if g["rank"].nunique() * g["corpus_tokens"].nunique() > 1]
     if not families:
         return []
@@ -101,6 +106,7 @@ def per_rank(
             ax.plot(rows["rank"], rows[column], marker="o", label=column)
         if name == "bits_per_param_vs_rank":
             ax.axhline(ANCHOR_BITS_PER_PARAM, color="black", linestyle="--", label="2 bits/param (Allen-Zhu & Li)")
+            ax.set_yscale("log")  # what a small run recalls sits orders of magnitude below the anchor
         ax.set_xscale("log", base=2)
         ax.set(xlabel="LoRA rank (log2)", ylabel=ylabel, title=fam)
         ax.legend(fontsize=8)
@@ -176,7 +182,7 @@ def format_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
 
 def short(label: str) -> str:
     """Memory labels without the training fields every row shares."""
-    for noise in ("batch_size=4,", "epochs=1,", "total_rank=32,", ",total_rank=32"):
+    for noise in ("batch_size=4,", "epochs=1,", "epochs=10,", "total_rank=32,", ",total_rank=32"):
         label = label.replace(noise, "")
     return label
 

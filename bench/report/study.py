@@ -92,12 +92,18 @@ def t_max(sizes: list[float], scores: list[float], tau: float) -> float:
     return best
 
 
+def capacity_series(agg: pd.DataFrame) -> pd.DataFrame:
+    """Single-adapter LoRA rows of one configuration measured at two or more knowledge sizes."""
+    lora = agg[(agg["memory_name"] == "lora") & agg["family"].isin(list(TAUS))]
+    sizes = lora.groupby(["model", "family", "memory"])["corpus_tokens"].transform("nunique")
+    return lora[sizes > 1]
+
+
 def capacity(agg: pd.DataFrame) -> pd.DataFrame:
     """Per (model, family, rank) of single-adapter LoRA runs: T_max and Efficiency per tau, and
     the most bits per trainable parameter recalled at any size (where a fact's bits are known)."""
     rows = []
-    lora = agg[(agg["memory_name"] == "lora") & agg["family"].isin(list(TAUS))]
-    for (model, fam, rank), group in lora.groupby(["model", "family", "rank"]):
+    for (model, fam, rank, _), group in capacity_series(agg).groupby(["model", "family", "rank", "memory"]):
         params = float(group["trainable_params"].iloc[0])
         row = {"model": model, "family": fam, "rank": int(rank), "trainable_params": int(params)}
         for tau in TAUS[fam]:
