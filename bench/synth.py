@@ -32,6 +32,7 @@ PROMPTS = {
     "summary": "{doc}\n\nA short summary of the text above:\n",
     "rewrite": "{doc}\n\nThe same text, rewritten in other words:\n",
 }
+ANSWER_PROMPT = "Question: {question}\nAnswer:"
 MAX_NEW_TOKENS = {"qa": 48, "summary": 96, "rewrite": 160}
 PHONEBOOK_LINE = re.compile(r"^Question: What is the phone number of (?P<name>.+)\? Answer: (?P<number>\S+)$")
 TEMPLATES = {  # one-line facts: PhoneBook entries, and "<subject and relation> <object>" statements
@@ -105,6 +106,8 @@ def parse_qa(text: str) -> str | None:
     """A generated `<question> Answer: <answer>` as a training line, or None if it has no answer."""
     question, marker, answer = text.partition("Answer:")
     question, answer = " ".join(question.split()), answer.strip().split("\n")[0].strip()
+    if "?" in question:  # whatever the model wrote after its question mark is not the question
+        question = question[: question.index("?") + 1]
     return f"Question: {question} Answer: {answer}" if marker and question and answer else None
 
 
@@ -134,22 +137,35 @@ def sample(model: LoadedModel, prompts: list[str], max_new: int, seed: int, batc
                 max_new_tokens=max_new,
                 pad_token_id=tok.pad_token_id,
             )
-        outputs += [t.split("\n\n")[0].strip() for t in tok.batch_decode(out[:, width:], skip_special_tokens=True)]
+        outputs += [t.strip() for t in tok.batch_decode(out[:, width:], skip_special_tokens=True)]
     return outputs
 
 
 def model_items(model: LoadedModel, doc: Document, kind: str, count: int, seed: int) -> list[str]:
     prompt = PROMPTS[kind].format(doc=doc.contents)
     texts = sample(model, [prompt] * count, MAX_NEW_TOKENS[kind], seed)
-    if kind == "qa":
-        return [qa for t in texts if (qa := parse_qa(t))]
-    return [t for t in texts if t]
+    if kind != "qa":
+        return [first for t in texts if (first := t.split("\n\n")[0].strip())]  # the first paragraph
+    # small models write a question and stop; each question is then answered from the text, as a second turn
+    questions = [q for t in texts if (q := question_of(t))]
+    if not questions:
+        return []
+    answers = sample(model, [f"{doc.contents}\n\n{ANSWER_PROMPT.format(question=q)}" for q in questions], 32, seed)
+    return [qa for q, a in zip(questions, answers, strict=True) if (qa := parse_qa(f"{q}\nAnswer: {a}"))]
+
+
+def question_of(text: str) -> str | None:
+    """The first question in a generated text (up to its question mark)."""
+    line = " ".join(text.split("\n\n")[0].split())
+    return line[: line.index("?") + 1] if "?" in line else None
 
 
 def synthesize(corpus: Corpus, part: FormatPart, generator: str, model: LoadedModel | None, seed: int) -> Corpus:
     """The corpus in one synthetic kind, from the cache when this generator already made it."""
     source = "template" if generator == "template" else model.source  # type: ignore[union-attr]
     prompt = "templates" if generator == "template" else PROMPTS[part.kind]
+    if part.kind == "qa" and generator != "template":
+        prompt += " ... then " + ANSWER_PROMPT
     name = f"{part.kind}{part.count}"
     key = stable_hash({"generator": source, "prompt": prompt, "corpus": corpus.sha256, "part": name, "seed": seed})
     folder = cache_dir() / "synth" / f"{name}-{key}"

@@ -11,7 +11,7 @@ from bench.adapters import unload_adapters
 from bench.errors import UserError
 from bench.memory import Corpus, Document
 from bench.paths import cache_dir
-from bench.synth import FormatPart, internalize, parse_format, parse_qa, template_items
+from bench.synth import FormatPart, internalize, parse_format, parse_qa, question_of, template_items
 
 
 def test_format_specs():
@@ -38,6 +38,7 @@ def test_templates_for_phonebook_and_statements(corpus):
 def test_parse_generated_qa():
     assert parse_qa(" Who wrote it?\nAnswer: Ada\nQuestion: more") == "Question: Who wrote it? Answer: Ada"
     assert parse_qa(" Who wrote it?") is None and parse_qa("Answer: x") is None
+    assert question_of("What is X? It is.\n\nThe answer:") == "What is X?" and question_of("No question.") is None
 
 
 def test_model_written_formats_are_seeded_cached_and_recorded(tiny_model, corpus):
