@@ -130,13 +130,11 @@ def execute(p: Plan, command: str | None = None, on_done: Callable[[RunRecord], 
                 log.warning(
                     "%s / %s: record exists (%s), skipping; --force reruns it", spec.name, memory.name, record_path
                 )
-                records.append(load_record(record_path))
-                if on_done:
-                    on_done(records[-1])
-                continue
-            log.warning("%s / %s: running", spec.name, memory_label(memory))
-            record, samples = run_one(lm, p, spec, memory, rid, command or " ".join(sys.argv), shared)
-            save_record(record, samples, record_path, samples_path)
+                record = load_record(record_path)
+            else:
+                log.warning("%s / %s: running", spec.name, memory_label(memory))
+                record, samples = run_one(lm, p, spec, memory, rid, command or " ".join(sys.argv), shared)
+                save_record(record, samples, record_path, samples_path)
             records.append(record)
             if on_done:
                 on_done(record)
