@@ -13,26 +13,33 @@ from baselines.lora import LoRAMemory
 from baselines.multilora import MultiLoRAMemory
 from baselines.none import NoneMemory
 from baselines.rag import RAGMemory
-from bench.config import config_dict, parse_config
-from bench.errors import UserError
-from bench.memory import Memory, build_registry
+from bench.core.config import config_dict, parse_config
+from bench.core.errors import UserError
+from bench.core.memory import Memory, build_registry
 
 MEMORIES = build_registry([NoneMemory, ICLMemory, RAGMemory, LoRAMemory, MultiLoRAMemory, HybridMemory])
 
 
 def memory_class(name: str) -> type[Memory]:
+    """Look a backend up by the name a user writes, with the known names in the error."""
     if name not in MEMORIES:
         raise UserError(f"unknown memory {name!r}; known: {', '.join(MEMORIES)}")
     return MEMORIES[name]
 
 
 def make_memory(name: str, values: Mapping[str, Any], seed: int) -> Memory:
-    """A memory with its config validated; a `seed` field not set by the user takes the run's."""
+    """A memory with its config validated and, for a composite memory, its parts built (each with
+    the composite's seed); a `seed` field not set by the user takes the run's."""
     cls = memory_class(name)
     has_seed = any(f.name == "seed" for f in dataclasses.fields(cls.config_class))
     if has_seed and "seed" not in values:
         values = {**values, "seed": seed}
-    return cls(parse_config(cls.config_class, values, where=f"memory {name}"))
+    config = parse_config(cls.config_class, values, where=f"memory {name}")
+    parts = [make_memory(part, fields, getattr(config, "seed", seed)) for part, fields in cls.parts_of(config)]
+    try:
+        return cls(config, parts) if parts else cls(config)
+    except ValueError as exc:
+        raise UserError(f"memory {name}: {exc}") from None
 
 
 def label_of(name: str, values: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:

@@ -14,11 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.config import check
-from bench.memory import Corpus, Footprint, Memory, Query, Recall
-from bench.models import LoadedModel
-from bench.packing import count_tokens
-from bench.reader import CONTEXT_SEPARATOR
+from bench.answer.reader import CONTEXT_SEPARATOR
+from bench.core.config import check
+from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
+from bench.model.packing import count_tokens
 
 
 def part_spec(part: Any) -> tuple[str, dict[str, Any]]:
@@ -38,26 +37,35 @@ class HybridConfig:
 
     def __post_init__(self) -> None:
         check(len(self.parts) >= 2, "a hybrid needs at least two parts")
-        self.build()  # every part's name and fields are checked now, before any run
-
-    def build(self) -> list[Memory]:
-        from baselines import make_memory
-
-        specs = [part_spec(p) for p in self.parts]
-        check(all(name != "hybrid" for name, _ in specs), "a hybrid's parts cannot be hybrids")
-        trained = [name for name, _ in specs if name in ("lora", "multilora")]
-        check(len(trained) <= 1, "a hybrid holds at most one adapter memory (lora or multilora)")
-        return [make_memory(name, values, self.seed) for name, values in specs]
+        for part in self.parts:  # the shape of each part now; its fields when the registry builds it
+            part_spec(part)
 
 
 class HybridMemory(Memory):
     name = "hybrid"
     config_class = HybridConfig
+    traits = Traits(family="hybrid", order=5, color="#ff7f0e")
+
+    @classmethod
+    def parts_of(cls, config: HybridConfig) -> list[tuple[str, dict[str, Any]]]:
+        return [part_spec(p) for p in config.parts]
+
+    def __init__(self, config: HybridConfig, parts: Sequence[Memory] = ()) -> None:
+        super().__init__(config, parts)
+        check(len(self.parts) == len(config.parts), "a hybrid is built with its parts (use make_memory)")
+        check(all(not p.parts for p in self.parts), "a hybrid's parts cannot be hybrids")
+        check(sum(p.traits.installs_adapters for p in self.parts) <= 1, "a hybrid holds at most one adapter memory")
+        # what the parts can do, the hybrid can do; it is shown as a hybrid
+        self.traits = dataclasses.replace(
+            type(self).traits,
+            installs_adapters=any(p.traits.installs_adapters for p in self.parts),
+            trains_parameters=any(p.traits.trains_parameters for p in self.parts),
+            routes=any(p.traits.routes for p in self.parts),
+        )
 
     def write(self, corpus: Corpus, model: LoadedModel) -> None:
-        self._parts = self.config.build()
         self._seconds = []
-        for part in self._parts:
+        for part in self.parts:
             started = time.perf_counter()
             part.write(corpus, model)
             self._seconds.append(time.perf_counter() - started)
@@ -66,7 +74,7 @@ class HybridMemory(Memory):
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         joined = [Recall() for _ in queries]
         left = budget_tokens
-        for part in self._parts:
+        for part in self.parts:
             mine = part.recall(queries, left)
             joined = [join(a, b) for a, b in zip(joined, mine, strict=True)]
             used = max((count_tokens(self._tokenizer, r.context) for r in joined), default=0)
@@ -74,7 +82,7 @@ class HybridMemory(Memory):
         return joined
 
     def footprint(self) -> Footprint:
-        prints = [part.footprint() for part in self._parts]
+        prints = [part.footprint() for part in self.parts]
         # a part restored from cache reports what building it cost; the others, what writing took now
         measured = zip(prints, self._seconds, strict=True)
         seconds = [fp.write_seconds if fp.write_seconds is not None else s for fp, s in measured]

@@ -18,13 +18,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from bench.adapters import load_adapter
-from bench.config import check, config_dict, stable_hash
-from bench.cost import PeakMemory
-from bench.memory import Corpus, Footprint, Memory, Query, Recall
-from bench.models import LoadedModel, render_prompt
-from bench.paths import cache_dir
-from bench.synth import internalize, parse_format
+from bench.core.config import check, config_dict, stable_hash
+from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
+from bench.core.paths import cache_dir
+from bench.model.adapters import load_adapter
+from bench.model.cost import PeakMemory
+from bench.model.loading import render_prompt
+from bench.parts.synth import internalize, parse_format
 
 ADAPTER = "main"
 TRAIN_LOG = "kmbench_train.json"
@@ -32,6 +32,8 @@ TRAIN_LOG = "kmbench_train.json"
 
 @dataclass(frozen=True)
 class LoRAConfig:
+    """Everything that changes the trained adapter, so it is all part of the cache key."""
+
     rank: int = 32
     alpha: int = 0  # 0 means 2 x rank
     target_modules: tuple[str, ...] = ("all-linear",)
@@ -47,7 +49,7 @@ class LoRAConfig:
     grad_clip: float = 1.0
     loss_on: str = "answer"
     answer_marker: str = "Answer:"
-    format: str = "raw"  # what to train on: raw, qa40, summary8+qa40, raw+rewrite4+qa40 ... (bench.synth)
+    format: str = "raw"  # what to train on: raw, qa40, summary8+qa40, raw+rewrite4+qa40 ... (bench.parts.synth)
     generator: str = ""  # who writes synthetic formats: "" the model under test, "template", or a model name
     seed: int = 0
 
@@ -67,6 +69,8 @@ class LoRAConfig:
 
 @dataclass(frozen=True)
 class Example:
+    """One training sequence, split so the loss can skip the prompt."""
+
     prompt_ids: list[int]
     target_ids: list[int]
 
@@ -81,6 +85,7 @@ def split_answer(text: str, marker: str) -> tuple[str, str]:
 
 
 def make_examples(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> list[Example]:
+    """Tokenize documents with the same prompt rendering the reader uses, so training matches answering."""
     tok = model.tokenizer
     examples = []
     for doc in corpus.documents:
@@ -111,6 +116,7 @@ def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
 
 
 def lr_factor(step: int, total: int, cfg: LoRAConfig) -> float:
+    """Learning-rate multiplier at `step`: linear warmup, then constant or cosine decay to zero."""
     warmup = int(total * cfg.warmup_ratio)
     if step < warmup:
         return (step + 1) / warmup
@@ -120,6 +126,7 @@ def lr_factor(step: int, total: int, cfg: LoRAConfig) -> float:
 
 
 def peft_config(cfg: LoRAConfig):  # -> peft.LoraConfig
+    """Translate our config into peft's, so saved adapters load in stock peft and lm-eval."""
     from peft import LoraConfig
 
     return LoraConfig(
@@ -224,16 +231,22 @@ def adapter_footprint(logs: Sequence[dict], folders: Sequence[Path], n_base: int
 
 
 class LoRAMemory(Memory):
+    """The parametric baseline: the whole corpus in one adapter, switched on for every question."""
+
     name = "lora"
+    traits = Traits(family="parametric", installs_adapters=True, trains_parameters=True, order=3, color="#d62728")
     config_class = LoRAConfig
 
     def write(self, corpus: Corpus, model: LoadedModel) -> None:
+        """Train (or load from the cache) the adapter and install it on the shared model."""
         self.folder, self._log, self._cached = trained_adapter(corpus, model, self.config)
         load_adapter(model, ADAPTER, self.folder)
         self._n_base = model.n_params
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
+        """The same adapter for every query and no context: the knowledge is in the weights."""
         return [Recall(adapters=(ADAPTER,)) for _ in queries]
 
     def footprint(self) -> Footprint:
+        """Training cost from the adapter's log, so a cached adapter reports what it cost to build."""
         return adapter_footprint([self._log], [self.folder], self._n_base, self._cached)

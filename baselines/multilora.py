@@ -15,18 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from baselines.lora import LoRAConfig, adapter_footprint, trained_adapter
-from bench.adapters import MERGES, load_adapter, merge_adapters
-from bench.config import check
-from bench.errors import UserError
-from bench.memory import Corpus, Footprint, Memory, Query, Recall, Routing
-from bench.models import LoadedModel
-from bench.modules import SPLITS, split_corpus
-from bench.packing import count_tokens
-from bench.routing import ROUTERS, AllRouter, EmbeddingRouter, OracleRouter, Router
+from bench.core.config import check
+from bench.core.errors import UserError
+from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Routing, Traits
+from bench.model.adapters import MERGES, load_adapter, merge_adapters
+from bench.model.packing import count_tokens
+from bench.parts.modules import SPLITS, split_corpus
+from bench.parts.routing import ROUTERS, AllRouter, EmbeddingRouter, OracleRouter, Router
 
 
 @dataclass(frozen=True)
 class MultiLoRAConfig(LoRAConfig):
+    """LoRA's training knobs plus how to split the corpus, route queries and combine routed modules."""
+
     modules: int = 4
     split: str = "documents"  # contiguous parts balanced by document count, "tokens", or "file"
     partition: str = ""  # with split "file": a JSON file {doc_id: part number}
@@ -72,14 +73,21 @@ class MultiLoRAConfig(LoRAConfig):
 
 
 def module_name(i: int) -> str:
+    """The peft adapter name of module `i`, shared by loading, routing and records."""
     return f"m{i}"
 
 
 class MultiLoRAMemory(Memory):
+    """The modular memory: K adapters over parts of the corpus, a router choosing among them per query."""
+
     name = "multilora"
+    traits = Traits(
+        family="modular", installs_adapters=True, trains_parameters=True, routes=True, order=4, color="#9467bd"
+    )
     config_class = MultiLoRAConfig
 
     def write(self, corpus: Corpus, model: LoadedModel) -> None:
+        """Split the corpus, train (or load) one adapter per part, and build the router over the parts."""
         cfg = self.config
         partition = Path(cfg.partition) if cfg.partition else None
         parts = split_corpus(corpus, cfg.modules, cfg.split, lambda t: count_tokens(model.tokenizer, t), partition)
@@ -109,6 +117,7 @@ class MultiLoRAMemory(Memory):
         return merge_adapters(self._model, names, self.config.merge, weights, self.config.density)
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
+        """The routed (and combined) modules per query, with the oracle's choice for router precision."""
         recalls = []
         for query, route in zip(queries, self._router.route(queries, self.config.top_k), strict=True):
             names = tuple(module_name(i) for i in route)
@@ -123,6 +132,7 @@ class MultiLoRAMemory(Memory):
         return [folder for folder, _, _ in self._trained]
 
     def footprint(self) -> Footprint:
+        """All modules' training cost plus merge time and the router's index, so K modules compare to one."""
         folders = self.folders
         logs = [log for _, log, _ in self._trained]
         cached = all(was_cached for _, _, was_cached in self._trained)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.config import check
-from bench.embedding import embed, load_embedder, param_count
-from bench.memory import Corpus, Footprint, Memory, Query, Recall
-from bench.models import LoadedModel
-from bench.packing import chunk_texts, count_tokens, pack
+from bench.core.config import check
+from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
+from bench.model.embedding import embed, load_embedder, param_count
+from bench.model.packing import chunk_texts, count_tokens, pack
 
 
 @dataclass(frozen=True)
 class RAGConfig:
+    """Retrieval knobs swept in the paper: chunking granularity and how many chunks to retrieve."""
+
     embedder: str = "all-MiniLM-L6-v2"
     chunk_tokens: int = 128
     chunk_overlap: int = 16
@@ -26,10 +27,14 @@ class RAGConfig:
 
 
 class RAGMemory(Memory):
+    """The retrieval baseline: only the chunks nearest each question enter its prompt."""
+
     name = "rag"
+    traits = Traits(family="context", order=2, color="#2ca02c")
     config_class = RAGConfig
 
     def write(self, corpus: Corpus, model: LoadedModel) -> None:
+        """Chunk with the reader's tokenizer (so budgets are in reader tokens) and index the embeddings."""
         import faiss
 
         cfg = self.config
@@ -45,6 +50,7 @@ class RAGMemory(Memory):
         self._bytes = vectors.nbytes + sum(len(c.encode()) for c in self._chunks)
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
+        """The top-k chunks per query, best first, packed to the budget."""
         k = min(self.config.top_k, len(self._chunks))
         _, hits = self._index.search(embed(self._embedder, [q.text for q in queries]), k)
         recalls = []
@@ -55,6 +61,7 @@ class RAGMemory(Memory):
         return recalls
 
     def footprint(self) -> Footprint:
+        """Stored vectors plus chunk text; write FLOPs are the embedder's forward passes (2 x params x tokens)."""
         return Footprint(
             storage_bytes=self._bytes,
             index_vectors=self._index.ntotal,

@@ -1,4 +1,9 @@
-"""`kmbench run|sweep|figures|ls|report|phonebook`: thin argument parsing over bench.run and bench.report."""
+"""`kmbench run|sweep|figures|ls|report|validate|leaderboard|submit|phonebook`: thin argument parsing.
+
+run and sweep go to bench.run.runner and bench.study.sweep, figures to bench.study.figures, ls to
+the task index and the memory registry, report to bench.report, validate, leaderboard and submit to
+bench.board, and phonebook to the task's own builder (tasks/kmb_phonebook/build.py).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_TASK = "kmb_phonebook_1k"
@@ -65,9 +70,9 @@ def memory_specs(items: Sequence[str], overrides: Sequence[str]) -> list[tuple[s
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.config import parse_config
+    from bench.core.config import parse_config
     from bench.report import write_report
-    from bench.run import RunSettings, execute, plan
+    from bench.run.runner import RunSettings, execute, plan
 
     settings = parse_config(
         RunSettings,
@@ -90,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.corpus or args.qa:
         if not (args.corpus and args.qa):
             raise UserError("bring your own knowledge with both --corpus docs.jsonl and --qa qa.jsonl")
-        from bench.taskdata import write_byok_task
+        from bench.harness.taskdata import write_byok_task
 
         folder, byok = write_byok_task(Path(args.corpus), Path(args.qa), args.name)
         settings = dataclasses.replace(settings, include_paths=(*settings.include_paths, folder))
@@ -102,10 +107,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from bench.config import parse_config
+    from bench.core.config import parse_config
     from bench.report import write_report
-    from bench.run import RunSettings
-    from bench.sweep import load_sweep, run_sweep
+    from bench.run.runner import RunSettings
+    from bench.study.sweep import load_sweep, run_sweep
 
     sweep = load_sweep(Path(args.grid))
     base = parse_config(
@@ -125,7 +130,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from bench.report.figures import write_figures
+    from bench.study.figures import write_figures
 
     for path in write_figures(Path(args.out), Path(args.figures)):
         print(path)
@@ -133,9 +138,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from baselines import MEMORIES
-    from bench.models import ALIASES
-    from bench.taskspec import expand_tasks, task_manager, task_spec
+    from bench.harness.taskspec import expand_tasks, task_manager, task_spec
+    from bench.model.loading import ALIASES
+    from bench.run.memories import MEMORIES
 
     if args.what in ("tasks", "all"):
         manager = task_manager([Path(p) for p in args.include_path])
@@ -164,15 +169,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_phonebook(args: argparse.Namespace) -> int:
-    from bench.phonebook import write_fresh_task
+    from bench.harness.taskspec import task_builder
 
-    name = write_fresh_task(Path(args.folder), args.facts, args.seed)
+    name = task_builder("kmb_phonebook").write_fresh_task(Path(args.folder), args.facts, args.seed)
     print(f"wrote task {name} in {args.folder}; run it with --include-path {args.folder} --tasks {name}")
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from bench.validate import submission_folders, validate_submission
+    from bench.board.validate import submission_folders, validate_submission
 
     failed, seen = 0, {}
     for path in args.paths:
@@ -186,7 +191,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from bench.report.leaderboard import build_board
+    from bench.board.page import build_board
 
     text, problems = build_board(Path(args.submissions), Path(args.out))
     for problem in problems:
@@ -197,8 +202,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from bench.submission import create_submission
-    from bench.validate import validate_submission
+    from bench.board.submission import create_submission
+    from bench.board.validate import validate_submission
 
     folder = create_submission(Path(args.runs), Path(args.root), args.id, args.submitter, args.hardware, args.notes)
     problems = validate_submission(folder)

@@ -35,7 +35,7 @@ def task_utils(task_folder: str):
     """A task's `utils.py` (the hooks its YAML names), imported from `tasks/<task_folder>/`."""
     import importlib.util
 
-    from bench.paths import TASKS_DIR
+    from bench.core.paths import TASKS_DIR
 
     spec = importlib.util.spec_from_file_location(f"{task_folder}_utils", TASKS_DIR / task_folder / "utils.py")
     module = importlib.util.module_from_spec(spec)
@@ -88,14 +88,14 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def tiny_model(tiny_model_dir):
-    from bench.models import load_model
+    from bench.model.loading import load_model
 
     return load_model(str(tiny_model_dir))
 
 
 @pytest.fixture
 def corpus():
-    from bench.memory import Corpus, Document
+    from bench.core.memory import Corpus, Document
 
     return Corpus("tiny", tuple(Document(f"d{i}", fact_line(n, p)) for i, (n, p) in enumerate(FACTS)))
 
@@ -103,7 +103,7 @@ def corpus():
 @pytest.fixture
 def tiny_task_dir(tmp_path) -> Path:
     """A KMBench task folder in the PhoneBook format, over the six facts above."""
-    from bench.phonebook import TASK_DIR, TASK_YAML
+    from tasks.kmb_phonebook.build import TASK_DIR, TASK_YAML
 
     folder = tmp_path / "tasks"
     (folder / "data").mkdir(parents=True)
@@ -120,12 +120,12 @@ def tiny_task_dir(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def runs(tiny_model_dir, tmp_path_factory) -> Path:
     """Real runs of the tiny model on the built-in 1k PhoneBook (three questions), as from a clean commit."""
-    import bench.run
+    import bench.run.runner
     from bench.cli import main
 
     out = tmp_path_factory.mktemp("runs")
     patch = pytest.MonkeyPatch()
-    patch.setattr(bench.run, "git_state", lambda: ("0123abcd", False))
+    patch.setattr(bench.run.runner, "git_state", lambda: ("0123abcd", False))
     patch.setenv("KMBENCH_CACHE", str(out / "cache"))
     try:
         code = main(run_args(tiny_model_dir, out, "kmb_phonebook_1k"))

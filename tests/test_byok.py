@@ -8,9 +8,9 @@ import pytest
 from conftest import FACTS, fact_line, run_args
 
 from bench.cli import main
-from bench.errors import UserError
-from bench.scoring import qa_scores
-from bench.taskdata import read_qa, write_byok_task
+from bench.core.errors import UserError
+from bench.harness.scoring import qa_scores
+from bench.harness.taskdata import read_qa, write_byok_task
 
 
 def write_jsonl(path, rows):

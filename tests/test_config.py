@@ -5,7 +5,7 @@ import re
 import pytest
 
 from baselines import make_memory, memory_label
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 
 def test_strings_from_the_command_line_take_the_field_type():

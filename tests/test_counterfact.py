@@ -8,9 +8,9 @@ import json
 import pytest
 from conftest import run_args, task_utils
 
-from bench.paths import TASKS_DIR
-from bench.taskdata import jsonl_dataset
-from bench.taskspec import expand_tasks, task_manager, task_spec
+from bench.core.paths import TASKS_DIR
+from bench.harness.taskdata import jsonl_dataset
+from bench.harness.taskspec import expand_tasks, task_manager, task_spec
 
 SIZES = ["1k", "2k", "4k", "8k", "20k"]
 
@@ -37,7 +37,7 @@ def test_prompts_are_statements_cut_before_a_one_word_object_and_sizes_are_neste
 
 
 def test_the_cut_refuses_a_statement_without_its_subject():
-    from bench.counterfact import cut_statements
+    from tasks.kmb_counterfact.build import cut_statements
 
     assert cut_statements([("Lenta.ru is written in Italian", "Lenta.ru")])[0].prompt == "Lenta.ru is written in"
     with pytest.raises(ValueError, match="subject"):
@@ -59,13 +59,13 @@ def test_efficacy_compares_new_and_old_likelihoods():
 
 
 def test_counterfact_runs_with_forgetting_and_validates(tiny_model_dir, tmp_path, monkeypatch):
-    import bench.run
+    import bench.run.runner
+    from bench.board.submission import create_submission
+    from bench.board.validate import validate_submission
     from bench.cli import main
-    from bench.record import find_records, load_record
-    from bench.submission import create_submission
-    from bench.validate import validate_submission
+    from bench.run.record import find_records, load_record
 
-    monkeypatch.setattr(bench.run, "git_state", lambda: ("0123abcd", False))
+    monkeypatch.setattr(bench.run.runner, "git_state", lambda: ("0123abcd", False))
     out = tmp_path / "runs"
     args = run_args(
         tiny_model_dir, out, "kmb_counterfact", "--set", "lora.epochs=1", "--set", "lora.rank=2", memories="none,lora"

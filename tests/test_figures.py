@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.report.study import bootstrap_interval, capacity, family, t_max
+from bench.study.capacity import bootstrap_interval, capacity, family, t_max
 
 
 def test_t_max_is_the_largest_size_up_to_which_every_size_holds():
@@ -24,6 +24,7 @@ def test_capacity_efficiency_and_bits_per_parameter():
             "model": "m",
             "family": "kmb_phonebook",
             "memory_name": "lora",
+            "memory_family": "parametric",  # what the capacity grid selects on, from the memory's traits
             "memory": ["lora(rank=4)", "lora(rank=4)", "lora(rank=8)", "lora(rank=8)"],
             "rank": [4, 4, 8, 8],
             "trainable_params": [1000, 1000, 2000, 2000],

@@ -6,9 +6,9 @@ import json
 
 from conftest import run_args
 
-from bench.paths import TASKS_DIR
-from bench.retention import forgetting
-from bench.taskdata import jsonl_dataset
+from bench.core.paths import TASKS_DIR
+from bench.harness.taskdata import jsonl_dataset
+from bench.run.retention import forgetting
 
 
 def test_probe_questions_are_entityquestions_with_answers():
@@ -37,7 +37,7 @@ def test_the_probe_is_not_a_task_to_run_alone(tiny_model_dir, tmp_path, capsys):
 def test_v1_records_migrate_without_a_probe(tmp_path):
     from pathlib import Path
 
-    from bench.record import SCHEMA_VERSION, load_record
+    from bench.run.record import SCHEMA_VERSION, load_record
 
     golden = next((Path(__file__).parent / "golden" / "records").rglob("lora-*.json"))
     assert json.loads(golden.read_text())["schema_version"] == 1

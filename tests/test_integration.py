@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.record import find_records, load_record
+from bench.run.record import find_records, load_record
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def real_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def fresh_book(tmp_path, real_cache, monkeypatch) -> Path:
-    from bench.phonebook import write_fresh_task
+    from tasks.kmb_phonebook.build import write_fresh_task
 
     monkeypatch.setenv("KMBENCH_CACHE", str(real_cache))
     folder = tmp_path / "book"

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import run_args
 
-from bench.judge import parse_score
+from bench.harness.judging import parse_score
 
 
 @pytest.mark.parametrize(
@@ -19,13 +19,13 @@ def test_scores_are_the_first_whole_number_from_0_to_10(output, score):
 
 
 def test_judged_run_records_the_judge_and_validates(tiny_model_dir, tmp_path, monkeypatch):
-    import bench.run
+    import bench.run.runner
+    from bench.board.submission import create_submission
+    from bench.board.validate import validate_submission
     from bench.cli import main
-    from bench.record import find_records, load_record, samples_path_for
-    from bench.submission import create_submission
-    from bench.validate import validate_submission
+    from bench.run.record import find_records, load_record, samples_path_for
 
-    monkeypatch.setattr(bench.run, "git_state", lambda: ("0123abcd", False))
+    monkeypatch.setattr(bench.run.runner, "git_state", lambda: ("0123abcd", False))
     out = tmp_path / "runs"
     plain = run_args(tiny_model_dir, out, "kmb_paperqa_small", memories="none", limit=2)
     assert main(plain) == 0
@@ -48,7 +48,7 @@ def test_judged_run_records_the_judge_and_validates(tiny_model_dir, tmp_path, mo
 
 def test_an_unknown_judge_fails_before_any_run(tiny_model_dir, tmp_path, capsys):
     from bench.cli import main
-    from bench.record import find_records
+    from bench.run.record import find_records
 
     args = run_args(
         tiny_model_dir, tmp_path, "kmb_paperqa_small", "--judge", str(tmp_path / "nowhere"), memories="none"

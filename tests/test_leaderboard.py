@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.report.leaderboard import build_board
-from bench.submission import create_submission
+from bench.board.page import build_board
+from bench.board.submission import create_submission
 
 
 @pytest.fixture

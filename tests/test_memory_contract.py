@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from baselines import MEMORIES, make_memory
-from bench.adapters import adapters_active, loaded_adapters, unload_adapters
-from bench.memory import Query, Recall
-from bench.packing import count_tokens
-from bench.reader import Reader
+from bench.answer.reader import Reader
+from bench.core.memory import Query, Recall
+from bench.model.adapters import adapters_active, loaded_adapters, unload_adapters
+from bench.model.packing import count_tokens
 
 LORA = {"epochs": 2, "rank": 4, "batch_size": 4}
 FAST = {
@@ -92,7 +92,7 @@ def test_lora_training_is_seeded(tiny_model, corpus, tmp_path, monkeypatch):
 
 def test_chat_template_wraps_reading_and_training_alike(tiny_model_dir, corpus):
     from baselines.lora import make_examples
-    from bench.models import load_model, render_prompt
+    from bench.model.loading import load_model, render_prompt
 
     chat = load_model(str(tiny_model_dir), chat_template=True)
     rendered = render_prompt(chat, QUERIES[0].text)

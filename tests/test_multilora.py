@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from baselines import make_memory, memory_label
-from bench.adapters import MERGES, adapters_active, loaded_adapters, unload_adapters
-from bench.errors import UserError
-from bench.memory import Corpus, Query, Recall, Routing
-from bench.modules import split_corpus
-from bench.reader import Reader
+from bench.answer.reader import Reader
+from bench.core.errors import UserError
+from bench.core.memory import Corpus, Query, Recall, Routing
+from bench.model.adapters import MERGES, adapters_active, loaded_adapters, unload_adapters
+from bench.parts.modules import split_corpus
 from tests.conftest import FACTS, fact_line, run_args
 
 FAST = {"epochs": 2, "rank": 4, "batch_size": 4}
@@ -71,9 +71,13 @@ def test_bad_configs_are_refused_before_any_training():
 def test_oracle_routes_each_question_to_its_module(tiny_model, corpus):
     memory = make_memory("multilora", {**FAST, "modules": 3}, seed=0)
     memory.write(corpus, tiny_model)
-    recalls = memory.recall([*QUERIES, Query("Who won the 1998 World Cup?")], 0)
-    assert [r.adapters for r in recalls] == [("m0",), ("m0",), ("m1",), ("m1",), ("m2",), ("m2",), ()]
-    assert all(r.routing.precision == 1.0 for r in recalls[:-1]) and recalls[-1].routing.precision is None
+    outside = [Query("Who won the 1998 World Cup?"), Query("Who wrote Dracula?", gold_doc="not-in-corpus")]
+    recalls = memory.recall([*QUERIES, *outside], 0)
+    assert [r.adapters for r in recalls[:-2]] == [("m0",), ("m0",), ("m1",), ("m1",), ("m2",), ("m2",)]
+    assert all(r.routing.precision == 1.0 for r in recalls[:-2])
+    # a question from outside the corpus (the retention probe's) still gets a module, the same every time
+    assert all(len(r.adapters) == 1 and r.routing.precision is None for r in recalls[-2:])
+    assert memory.recall(outside, 0) == recalls[-2:]
     assert set(loaded_adapters(tiny_model)) == {"m0", "m1", "m2"}
     unload_adapters(tiny_model)
 
@@ -138,21 +142,21 @@ def test_hybrid_joins_contexts_and_adapters_within_the_budget(tiny_model, corpus
 @pytest.fixture
 def routed_submission(tiny_model_dir, tmp_path, monkeypatch) -> Path:
     """A real run of the embedding router on PhoneBook 1k (three questions), as a submission."""
-    import bench.run
+    import bench.run.runner
+    from bench.board.submission import create_submission
     from bench.cli import main
-    from bench.submission import create_submission
 
     config = tmp_path / "routed.yaml"
     config.write_text("memory: multilora\nmodules: 4\nrouter: embedding\nrank: 4\nepochs: 1\n")
-    monkeypatch.setattr(bench.run, "git_state", lambda: ("0123abcd", False))
+    monkeypatch.setattr(bench.run.runner, "git_state", lambda: ("0123abcd", False))
     out = tmp_path / "runs"
     assert main(run_args(tiny_model_dir, out, "kmb_phonebook_1k", "--no-forgetting", memories=str(config))) == 0
     return create_submission(out, tmp_path / "submissions", "routed", "tests", "2 CPU cores")
 
 
 def test_router_precision_is_recorded_and_checked_by_the_validator(routed_submission):
-    from bench.record import find_records, load_record, samples_path_for
-    from bench.validate import validate_submission
+    from bench.board.validate import validate_submission
+    from bench.run.record import find_records, load_record, samples_path_for
 
     path = find_records(routed_submission)[0]
     record = load_record(path)
@@ -163,3 +167,15 @@ def test_router_precision_is_recorded_and_checked_by_the_validator(routed_submis
     rows[0]["routing"]["gold"] = "m3" if rows[0]["routing"]["gold"] != "m3" else "m2"
     samples_path_for(path).write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert any("router_precision is" in p for p in validate_submission(routed_submission))
+
+
+def test_traits_decide_retention_and_a_hybrid_inherits_its_parts():
+    """The runner asks `traits.installs_adapters`, never a placeholder question: an oracle-routed
+    multi-LoRA gets its retention probe, and a hybrid with a LoRA part is an adapter memory."""
+    assert make_memory("multilora", {}, seed=0).traits.installs_adapters
+    hybrid = make_memory("hybrid", {"parts": ["lora", "rag"]}, seed=0)
+    assert hybrid.traits.installs_adapters and hybrid.traits.trains_parameters and hybrid.traits.family == "hybrid"
+    plain = make_memory("hybrid", {"parts": ["icl", "rag"]}, seed=0)
+    assert not plain.traits.installs_adapters and not plain.traits.trains_parameters
+    with pytest.raises(UserError, match="at most one adapter memory"):
+        make_memory("hybrid", {"parts": ["lora", "multilora"]}, seed=0)

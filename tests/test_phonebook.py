@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.errors import UserError
-from bench.phonebook import fresh_book, prefix_for_tokens, read_book, write_fresh_task
-from bench.taskspec import expand_tasks, task_manager, task_spec
+from bench.core.errors import UserError
+from bench.harness.taskspec import expand_tasks, task_manager, task_spec
+from tasks.kmb_phonebook.build import fresh_book, prefix_for_tokens, read_book, write_fresh_task
 
 
 def test_fresh_books_are_seeded_and_new():
@@ -29,3 +29,13 @@ def test_fresh_task_folder_is_an_lm_eval_task(tmp_path):
     manager = task_manager([tmp_path / "book"])
     assert name in expand_tasks(manager, [name])
     assert len(task_spec(manager, name).corpus().documents) == 5
+
+
+def test_kmbench_phonebook_writes_a_task_from_any_directory(tmp_path, monkeypatch, capsys):
+    """The CLI loads the builder from its task folder by path, not through `import tasks`."""
+    from bench.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["phonebook", str(tmp_path / "book"), "--facts", "4", "--seed", "1"]) == 0
+    assert "kmb_phonebook_fresh_n4_s1" in capsys.readouterr().out
+    assert (tmp_path / "book" / "kmb_phonebook_fresh_n4_s1.yaml").is_file()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from conftest import FACTS, fact_line, run_args
 
-import bench.reader as reader_module
-from bench.memory import Recall
-from bench.reader import Reader, cut_at_stop, shared_prefix_length
+import bench.answer.reader as reader_module
+from bench.answer.reader import Reader, cut_at_stop, shared_prefix_length
+from bench.core.memory import Recall
 
 
 def test_shared_prefix_leaves_each_row_a_token():
@@ -71,10 +71,11 @@ def test_multiple_choice_task_runs_through_kmbench(tiny_model_dir, tiny_task_dir
     import json
 
     from bench.cli import main
-    from bench.record import find_records, read_samples, samples_path_for
+    from bench.run.record import find_records, read_samples, samples_path_for
 
     (tiny_task_dir / "kmb_tiny_mc.yaml").write_text(
-        "task: kmb_tiny_mc\ncustom_dataset: !function utils.load_qa\ntest_split: test\noutput_type: multiple_choice\n"
+        "task: kmb_tiny_mc\ncustom_dataset: !function bench.harness.taskdata.load_qa\n"
+        "test_split: test\noutput_type: multiple_choice\n"
         'doc_to_text: "Question: What is the phone number of {{name}}? Answer:"\n'
         'doc_to_choice: "{{[answer, answer[::-1]]}}"\ndoc_to_target: 0\n'
         "metric_list:\n  - metric: acc\n    aggregation: mean\n    higher_is_better: true\n"

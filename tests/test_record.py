@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UserError
-from bench.record import find_records, load_record, record_paths, save_record
+from bench.core.errors import UserError
+from bench.run.record import find_records, load_record, record_paths, save_record
 
 GOLDEN = Path(__file__).parent / "golden"
 LORA = next((GOLDEN / "records").rglob("lora-*.json"))

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-import bench.run
-from bench.errors import UserError
-from bench.record import find_records, load_record
-from bench.run import RunSettings
-from bench.sweep import load_sweep, run_sweep
+import bench.run.runner
+from bench.core.errors import UserError
+from bench.run.record import find_records, load_record
+from bench.run.runner import RunSettings
+from bench.study.sweep import load_sweep, run_sweep
 
 GRID = """
 name: tiny
@@ -57,7 +57,7 @@ def test_bad_grids_are_user_errors(tmp_path, text, reason):
 def test_an_interrupted_sweep_resumes_with_every_record_exactly_once(tiny_model_dir, tmp_path, monkeypatch):
     sweep = load_sweep(write_grid(tmp_path, GRID.format(model=tiny_model_dir)))
     settings = RunSettings(out=tmp_path / "runs", forgetting=False)
-    real_run_one, done = bench.run.run_one, []
+    real_run_one, done = bench.run.runner.run_one, []
 
     def dies_after_four(*args, **kwargs):
         if len(done) == 4:
@@ -65,12 +65,12 @@ def test_an_interrupted_sweep_resumes_with_every_record_exactly_once(tiny_model_
         done.append(1)
         return real_run_one(*args, **kwargs)
 
-    monkeypatch.setattr(bench.run, "run_one", dies_after_four)
+    monkeypatch.setattr(bench.run.runner, "run_one", dies_after_four)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(sweep, settings)
     first = {p: p.stat().st_mtime_ns for p in find_records(settings.out)}
     assert len(first) == 4
-    monkeypatch.setattr(bench.run, "run_one", real_run_one)
+    monkeypatch.setattr(bench.run.runner, "run_one", real_run_one)
     records = run_sweep(sweep, settings)
     paths = find_records(settings.out)
     assert len(records) == len(paths) == 10

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from baselines import make_memory
-from bench.adapters import unload_adapters
-from bench.errors import UserError
-from bench.memory import Corpus, Document
-from bench.paths import cache_dir
-from bench.synth import FormatPart, internalize, parse_format, parse_qa, question_of, template_items
+from bench.core.errors import UserError
+from bench.core.memory import Corpus, Document
+from bench.core.paths import cache_dir
+from bench.model.adapters import unload_adapters
+from bench.parts.synth import FormatPart, internalize, parse_format, parse_qa, question_of, template_items
 
 
 def test_format_specs():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from conftest import task_utils
 
-from bench.errors import UserError
-from bench.paths import TASKS_DIR
-from bench.taskspec import expand_tasks, task_manager, task_spec
+from bench.core.errors import UserError
+from bench.core.paths import TASKS_DIR
+from bench.harness.taskdata import load_qa
+from bench.harness.taskspec import expand_tasks, task_manager, task_spec
 
 
 def test_lm_eval_lists_every_phonebook_size():
@@ -23,7 +24,7 @@ def test_sizes_are_nested_prefixes_with_matching_corpus():
         contents = [d.contents for d in spec.corpus().documents]
         assert contents[: len(previous)] == previous and len(contents) > len(previous)
         previous = contents
-        qa = task_utils("kmb_phonebook").load_qa(f"data/{name.removeprefix('kmb_')}_qa.jsonl")["test"]
+        qa = load_qa(f"data/{name.removeprefix('kmb_')}_qa.jsonl", config_source=str(spec.yaml_path))["test"]
         assert len(qa) == len(contents)
         assert contents[0].endswith(qa[0]["answer"]) and qa[0]["name"] in contents[0]
 
@@ -52,8 +53,8 @@ def test_smoke_through_lm_eval_with_limit(tiny_model, tiny_task_dir):
     import lm_eval
 
     from baselines import make_memory
-    from bench.lm import MemoryLM
-    from bench.reader import Reader
+    from bench.answer.lm import MemoryLM
+    from bench.answer.reader import Reader
 
     manager = task_manager([tiny_task_dir])
     spec = task_spec(manager, "kmb_tiny")
@@ -63,7 +64,7 @@ def test_smoke_through_lm_eval_with_limit(tiny_model, tiny_task_dir):
     results = lm_eval.simple_evaluate(model=lm, tasks=["kmb_tiny"], task_manager=manager, limit=3, bootstrap_iters=10)
     assert results["results"]["kmb_tiny"]["sample_len"] == 3
     assert {"exact_match,none", "digits_match,none"} <= set(results["results"]["kmb_tiny"])
-    assert len(lm.log.by_prompt) == 3 and lm.log.budgets == [64]
+    assert len(lm.log.asked) == 3 and lm.log.budgets == [64]
 
 
 WIKI = ["multi", "bio", "film"]
@@ -76,7 +77,7 @@ def test_wiki_questions_point_at_their_pages_and_small_is_a_prefix(subset):
     assert full.primary_metric == "f1"
     full_docs, small_docs = full.corpus().documents, small.corpus().documents
     assert small_docs == full_docs[: len(small_docs)] and len(small_docs) == 10
-    from bench.taskdata import jsonl_dataset
+    from bench.harness.taskdata import jsonl_dataset
 
     questions = jsonl_dataset(f"data/{subset}_small_qa.jsonl", TASKS_DIR / "kmb_wiki2023")["test"]
     ids = {d.id for d in small_docs}
@@ -94,8 +95,8 @@ def test_wiki_smoke_through_lm_eval(tiny_model):
     import lm_eval
 
     from baselines import make_memory
-    from bench.lm import MemoryLM
-    from bench.reader import Reader
+    from bench.answer.lm import MemoryLM
+    from bench.answer.reader import Reader
 
     manager = task_manager()
     spec = task_spec(manager, "kmb_wiki2023_film_small")
@@ -110,8 +111,8 @@ def test_paperqa_scores_each_level_on_its_own_questions(tiny_model):
     import lm_eval
 
     from baselines import make_memory
-    from bench.lm import MemoryLM
-    from bench.reader import Reader
+    from bench.answer.lm import MemoryLM
+    from bench.answer.reader import Reader
 
     manager = task_manager()
     spec = task_spec(manager, "kmb_paperqa_small")
@@ -129,8 +130,32 @@ def test_paperqa_scores_each_level_on_its_own_questions(tiny_model):
 
 
 def test_rouge_and_f1():
-    from bench.scoring import rouge_l, token_f1
+    from bench.harness.scoring import rouge_l, token_f1
 
     assert rouge_l("the cat sat on the mat", "the cat sat on the mat") == 1.0
     assert 0 < rouge_l("a cat sat", "the cat sat on the mat") < 1
     assert token_f1("Paris, France", "paris") == pytest.approx(2 / 3)
+
+
+def test_one_load_qa_and_short_task_variants():
+    """Every task reads its data through the one `load_qa` (named by the shared templates), and a
+    task that includes a template adds only its name, tags and metadata."""
+    import ast
+
+    from bench.core.paths import PROJECT_ROOT
+
+    shared = PROJECT_ROOT / "bench" / "harness" / "taskdata.py"
+    sources = [*TASKS_DIR.rglob("*.py"), shared]
+    defined = [
+        path
+        for path in sources
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "load_qa"
+    ]
+    assert defined == [shared]
+    for path in TASKS_DIR.rglob("*.yaml"):
+        lines = [line for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        hooks = [line for line in lines if line.startswith("custom_dataset:")]
+        assert all(line.endswith("!function bench.harness.taskdata.load_qa") for line in hooks), path
+        if any(line.startswith("task:") for line in lines) and any(line.startswith("include:") for line in lines):
+            assert not hooks and len(lines) <= 12, f"{path} repeats its template ({len(lines)} lines)"

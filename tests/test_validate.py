@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.board.schema import render, schema_files
+from bench.board.submission import create_submission
+from bench.board.validate import validate_submission
 from bench.cli import main
-from bench.record import find_records, samples_path_for
 from bench.report.pareto import pareto_front
-from bench.schema import render, schema_files
-from bench.submission import create_submission
-from bench.validate import validate_submission
+from bench.run.record import find_records, samples_path_for
 
 
 @pytest.fixture
@@ -94,8 +94,27 @@ def test_submission_yaml_is_checked_against_its_schema(submission):
 
 def test_committed_schemas_match_the_dataclasses():
     for path, schema in schema_files().items():
-        assert path.read_text() == render(schema), f"{path} is stale: run python -m bench.schema"
+        assert path.read_text() == render(schema), f"{path} is stale: run python -m bench.board.schema"
 
 
 def test_pareto_front():
     assert pareto_front([0, 1, 2, 3, 5], [0.1, 0.5, 0.4, 0.9, 0.9]) == [0, 1, 3]
+
+
+def test_a_genuine_hybrid_with_a_lora_part_passes(tiny_model_dir, tmp_path, monkeypatch):
+    """The validator asks the memory's traits whether it trains parameters; it used to test for
+    "lora" in the name and refused every hybrid with a LoRA part."""
+    from conftest import run_args
+
+    import bench.run.runner
+
+    monkeypatch.setattr(bench.run.runner, "git_state", lambda: ("0123abcd", False))
+    config = tmp_path / "hybrid.yaml"
+    config.write_text("memory: hybrid\nparts:\n  - {memory: lora, epochs: 1, rank: 2, batch_size: 4}\n  - rag\n")
+    out = tmp_path / "runs"
+    args = run_args(tiny_model_dir, out, "kmb_phonebook_1k", "--no-forgetting", memories=str(config), limit=2)
+    assert main(args) == 0
+    (record,) = find_records(out)
+    assert json.loads(record.read_text())["cost"]["trainable_params"] > 0
+    folder = create_submission(out, tmp_path / "submissions", "tiny-hybrid", "KMBench tests", "2 CPU cores")
+    assert validate_submission(folder) == []

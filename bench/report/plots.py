@@ -10,14 +10,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from bench.core.metrics import arrow, stderr_column
+from bench.report.directions import Directions, directions_for
 from bench.report.pareto import pareto_front
+from bench.report.traits import with_traits
 
-COLORS = {"none": "#7f7f7f", "icl": "#1f77b4", "rag": "#2ca02c", "lora": "#d62728"}
 MAX_INLINE_LABELS = 6
 
 
-def scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path, pareto: bool = False) -> None:
-    """One panel per task: each row a point with its stderr, labelled by `label` or memory."""
+def scatter(
+    frame: pd.DataFrame,
+    x: str,
+    xlabel: str,
+    title: str,
+    path: Path,
+    pareto: bool = False,
+    directions: Directions | None = None,
+) -> None:
+    """One panel per task: each row a point with its stderr in its memory's colour, labelled by
+    `label` or memory; the Pareto front (`x` is a cost) follows the task's primary metric's direction."""
+    frame = with_traits(frame)
+    directions = directions or directions_for(frame["task"].unique())
     tasks = sorted(frame["task"].unique())
     most = int(frame.groupby("task").size().max())
     keyed = most > MAX_INLINE_LABELS  # many points: number them and list the labels under the panel
@@ -26,6 +39,7 @@ def scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path, pa
     for ax, task in zip(axes[0], tasks, strict=True):
         rows = frame[frame["task"] == task].reset_index(drop=True)
         metric = rows["primary_metric"].iloc[0]
+        higher = directions.higher_is_better(task, metric)
         labels = rows["label"] if "label" in rows else rows["memory"]
         if keyed:
             key = "\n".join(f"{i + 1:>2}  {label}" for i, label in enumerate(labels))
@@ -33,20 +47,19 @@ def scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path, pa
             labels = pd.Series([str(i + 1) for i in range(len(rows))])
         for i, row in rows.iterrows():
             y = 100 * row[metric]
-            err = row.get(f"{metric}_stderr")
-            color = COLORS.get(str(row["memory"]).split("(")[0], "#9467bd")
+            err = row.get(stderr_column(metric))
             ax.errorbar(
                 row[x],
                 y,
                 yerr=None if err is None or pd.isna(err) else 100 * err,
                 fmt="o",
-                color=color,
+                color=row["memory_color"],
                 capsize=3,
                 markersize=7,
             )
             ax.annotate(labels[i], (row[x], y), textcoords="offset points", xytext=(6, 6), fontsize=8)
         if pareto:
-            front = pareto_front(list(rows[x]), list(rows[metric]))
+            front = pareto_front(list(rows[x]), list(rows[metric]), higher_is_better=higher)
             ax.step(
                 [rows[x][i] for i in front],
                 [100 * rows[metric][i] for i in front],
@@ -64,7 +77,7 @@ def scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path, pa
         ax.set_xlim(-0.3, max(10.0, 4.0 * float(rows[x].max())))  # room for the labels
         ax.set_ylim(-5, 112)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"{metric} (%)")
+        ax.set_ylabel(f"{metric} (%) {arrow(higher)}")
         ax.set_title(f"{task}: {title}", fontsize=10)
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -72,9 +85,23 @@ def scatter(frame: pd.DataFrame, x: str, xlabel: str, title: str, path: Path, pa
     plt.close(fig)
 
 
-def plot_accuracy_vs_context(frame: pd.DataFrame, path: Path) -> None:
-    scatter(frame, "context_tokens_per_query", "context tokens per query (symlog)", "accuracy vs read context", path)
+def plot_accuracy_vs_context(frame: pd.DataFrame, path: Path, directions: Directions | None = None) -> None:
+    scatter(
+        frame,
+        "context_tokens_per_query",
+        "context tokens per query (symlog)",
+        "accuracy vs read context",
+        path,
+        directions=directions,
+    )
 
 
-def plot_accuracy_vs_write_cost(frame: pd.DataFrame, path: Path) -> None:
-    scatter(frame, "write_seconds", "seconds to write the memory (symlog)", "accuracy vs write cost", path)
+def plot_accuracy_vs_write_cost(frame: pd.DataFrame, path: Path, directions: Directions | None = None) -> None:
+    scatter(
+        frame,
+        "write_seconds",
+        "seconds to write the memory (symlog)",
+        "accuracy vs write cost",
+        path,
+        directions=directions,
+    )

@@ -6,17 +6,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import UserError
-from bench.record import find_records, load_record
+from bench.core.errors import UserError
+from bench.core.metrics import stderr_column
+from bench.report.directions import Directions, directions_for
+from bench.report.traits import trait_columns, with_traits
+from bench.run.record import find_records, load_record
 
-# (column in the flattened record, header, how to show it); arrows say which way is better.
+# (column in the flattened record, header, how to show it); each header gets the arrow of its
+# column's direction (`bench.report.directions`).
 COLUMNS = [
-    ("write_seconds", "write s ↓", lambda r: f"{r.write_seconds:.1f}" + (" (cached)" if r.write_cached else "")),
-    ("trainable_params", "trained params ↓", lambda r: f"{r.trainable_params:,}" if r.trainable_params else "0"),
-    ("storage_bytes", "storage ↓", lambda r: human_bytes(r.storage_bytes)),
-    ("seconds_per_query", "read s/query ↓", lambda r: f"{r.seconds_per_query:.2f}"),
-    ("context_tokens_per_query", "context tok/query ↓", lambda r: f"{r.context_tokens_per_query:.0f}"),
-    ("truncated_fraction", "truncated ↓", lambda r: f"{100 * r.truncated_fraction:.0f}%"),
+    ("write_seconds", "write s", lambda r: f"{r.write_seconds:.1f}" + (" (cached)" if r.write_cached else "")),
+    ("trainable_params", "trained params", lambda r: f"{r.trainable_params:,}" if r.trainable_params else "0"),
+    ("storage_bytes", "storage", lambda r: human_bytes(r.storage_bytes)),
+    ("seconds_per_query", "read s/query", lambda r: f"{r.seconds_per_query:.2f}"),
+    ("context_tokens_per_query", "context tok/query", lambda r: f"{r.context_tokens_per_query:.0f}"),
+    ("truncated_fraction", "truncated", lambda r: f"{100 * r.truncated_fraction:.0f}%"),
 ]
 
 
@@ -38,14 +42,20 @@ def human_bytes(n: float) -> str:
 
 
 def load_table(records_root: Path) -> pd.DataFrame:
+    """Every record under `records_root` as one flattened row, with its memory's traits
+    (`memory_family`, `memory_order`, `memory_color`) and its file's path."""
     paths = find_records(records_root)
     if not paths:
         raise UserError(f"no run records under {records_root}/records; run `kmbench run` first")
-    return pd.DataFrame([{**load_record(p).flatten(), "path": str(p)} for p in paths])
+    rows = []
+    for path in paths:
+        record = load_record(path)
+        rows.append({**record.flatten(), **trait_columns(record.memory.name, record.memory.config), "path": str(path)})
+    return pd.DataFrame(rows)
 
 
 def metric_cell(row: pd.Series, metric: str) -> str:
-    value, stderr = row.get(metric), row.get(f"{metric}_stderr")
+    value, stderr = row.get(metric), row.get(stderr_column(metric))
     if value is None or pd.isna(value):
         return "–"
     cell = f"{100 * value:.1f}"
@@ -54,29 +64,37 @@ def metric_cell(row: pd.Series, metric: str) -> str:
 
 def by_task(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """(task, its rows) in natural order: kmb_phonebook_2k before kmb_phonebook_16k."""
-    from bench.taskspec import natural_key
+    from bench.harness.taskspec import natural_key
 
     return sorted(frame.groupby("task"), key=lambda pair: natural_key(str(pair[0])))
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """One section per task; rows are model x memory (and seed when several), closed book first."""
-    order = {"none": 0, "icl": 1, "rag": 2, "lora": 3, "multilora": 4, "hybrid": 5}
+def header(name: str, directions: Directions, task: str, column: str) -> str:
+    """A column's header with the arrow saying which way is better."""
+    return f"{name} {directions.arrow(task, column)}"
+
+
+def markdown_table(frame: pd.DataFrame, directions: Directions | None = None) -> str:
+    """One section per task; rows are model x memory (and seed when several), in the memories'
+    order (closed book first). `directions`: the tasks' own unless given."""
+    frame = with_traits(frame)
+    directions = directions or directions_for(frame["task"].unique())
     sections = []
     for task, rows in by_task(frame):
         candidates = dict.fromkeys([rows["primary_metric"].iloc[0], *SECONDARY_METRICS])
         metrics = [m for m in candidates if m in rows and rows[m].notna().any()][:3]
         many_seeds = rows["seed"].nunique() > 1
         retention = "retention" in rows and rows["retention"].notna().any()
-        rows = rows.assign(_order=rows["memory"].map(lambda m: order.get(m.split("(")[0], 9)))
-        rows = rows.sort_values(["model", "_order", "memory", "seed"])
-        header = ["model", "memory"] + (["seed"] if many_seeds else []) + [f"{m} % ↑" for m in metrics]
-        header += (["retention ↑"] if retention else []) + [h for _, h, _ in COLUMNS]
+        rows = rows.sort_values(["model", "memory_order", "memory", "seed"])
+        heads = ["model", "memory"] + (["seed"] if many_seeds else [])
+        heads += [header(f"{m} %", directions, task, m) for m in metrics]
+        heads += [header("retention", directions, task, "retention")] if retention else []
+        heads += [header(h, directions, task, column) for column, h, _ in COLUMNS]
         lines = [
             f"### {task} ({int(rows['n_queries'].iloc[0])} questions)",
             "",
-            "| " + " | ".join(header) + " |",
-            "|" + "---|" * len(header),
+            "| " + " | ".join(heads) + " |",
+            "|" + "---|" * len(heads),
         ]
         for row in rows.itertuples(index=False):
             series = pd.Series(row._asdict())
@@ -93,10 +111,11 @@ def write_report(records_root: Path, reports_dir: Path) -> str:
     from bench.report.plots import plot_accuracy_vs_context, plot_accuracy_vs_write_cost
 
     frame = load_table(records_root)
+    directions = directions_for(frame["task"].unique())
     reports_dir.mkdir(parents=True, exist_ok=True)
-    frame.drop(columns=["_order"], errors="ignore").to_csv(reports_dir / "results.csv", index=False)
-    text = markdown_table(frame)
+    frame.to_csv(reports_dir / "results.csv", index=False)
+    text = markdown_table(frame, directions)
     (reports_dir / "results.md").write_text(text)
-    plot_accuracy_vs_context(frame, reports_dir / "accuracy_vs_context.png")
-    plot_accuracy_vs_write_cost(frame, reports_dir / "accuracy_vs_write_cost.png")
+    plot_accuracy_vs_context(frame, reports_dir / "accuracy_vs_context.png", directions)
+    plot_accuracy_vs_write_cost(frame, reports_dir / "accuracy_vs_write_cost.png", directions)
     return text + f"\n(table, CSV and plots in {reports_dir}/)"

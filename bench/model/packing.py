@@ -1,0 +1,55 @@
+"""Cut texts into token windows and fit pieces into a token budget; ICL, RAG and routing share it
+so chunking and truncation are counted alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SEPARATOR = "\n"
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Pieces that fit a budget, joined, with counts of what was kept and what the budget dropped."""
+
+    text: str
+    tokens: int
+    kept: int
+    dropped: int
+
+
+def count_tokens(tokenizer: Any, text: str) -> int:
+    """Tokens without special tokens, the unit every context budget is counted in."""
+    return len(tokenizer(text, add_special_tokens=False).input_ids)
+
+
+def pack(pieces: Sequence[str], piece_tokens: Sequence[int], budget: int) -> Packed:
+    """Keep whole pieces in order while they fit (a separator costs one token each)."""
+    kept: list[str] = []
+    used = 0
+    for piece, n in zip(pieces, piece_tokens, strict=True):
+        cost = n + (1 if kept else 0)
+        if used + cost > budget:
+            break
+        kept.append(piece)
+        used += cost
+    return Packed(SEPARATOR.join(kept), used, len(kept), len(pieces) - len(kept))
+
+
+def chunk_document(token_ids: list[int], size: int, overlap: int) -> list[list[int]]:
+    """Windows of `size` tokens, each starting `size - overlap` after the last; a short doc is one chunk."""
+    if len(token_ids) <= size:
+        return [token_ids]
+    step = size - overlap
+    return [token_ids[i : i + size] for i in range(0, len(token_ids) - overlap, step)]
+
+
+def chunk_texts(tokenizer: Any, texts: Sequence[str], size: int, overlap: int) -> list[tuple[int, str]]:
+    """(index of the source text, chunk text) for every window of every text, in order."""
+    chunks = []
+    for i, text in enumerate(texts):
+        ids = tokenizer(text, add_special_tokens=False).input_ids
+        chunks += [(i, tokenizer.decode(window)) for window in chunk_document(ids, size, overlap)]
+    return chunks

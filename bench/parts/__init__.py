@@ -1,0 +1,1 @@
+"""Pieces memory backends are built from: synthetic internalization formats, module splits, routers."""

@@ -1,0 +1,53 @@
+"""Provenance for records: package versions, hardware, and the git state of this checkout."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from typing import Any
+
+import torch
+
+from bench.core.paths import PROJECT_ROOT
+
+PACKAGES = ("kmbench", "torch", "transformers", "peft", "lm_eval", "sentence-transformers", "faiss-cpu", "datasets")
+
+
+def package_version(name: str) -> str | None:
+    """The installed version, or None when absent, so provenance never fails a run."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def environment() -> dict[str, Any]:
+    """Software and hardware facts for a record's `env`, so timings can be judged against the machine."""
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+        "packages": {name: package_version(name) for name in PACKAGES},
+    }
+
+
+def git_state() -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the kmbench checkout, or (None, None) outside git."""
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None, None
+    return sha, bool(status.strip())

@@ -1,0 +1,265 @@
+"""RunRecord: the one JSON file a run leaves, and the only module that knows its shape.
+
+Everything downstream (reporter, leaderboard) reads records through `load_record` and
+`flatten`, so the schema can evolve here with a version number and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from bench.core.errors import UserError
+from bench.core.metrics import stderr_column
+
+SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Which invocation made the record, so a result can be traced to code, command and seed."""
+
+    run_id: str
+    created_at: str
+    git_sha: str | None
+    git_dirty: bool | None
+    command: str
+    seed: int
+    kmbench_version: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The reader model, identified by its weights (`model_id`), so runs compare only like with like."""
+
+    name: str
+    model_id: str
+    n_params: int
+    dtype: str
+    device: str
+    chat_template: bool
+
+
+@dataclass(frozen=True)
+class MemoryInfo:
+    """The memory and its full config, so a row can be reproduced and labelled by what changed."""
+
+    name: str
+    label: str  # name plus the config fields that differ from the defaults
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """The task and the exact corpus it taught (by hash), so results on different data never mix."""
+
+    name: str
+    version: str
+    corpus_sha256: str
+    n_documents: int
+    corpus_tokens: int
+    n_queries: int
+    primary_metric: str
+    limit: int | None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One score with lm-eval's stderr, so tables can show whether a difference is noise."""
+
+    value: float
+    stderr: float | None
+
+
+@dataclass(frozen=True)
+class Cost:
+    """HELM-style: cost sits beside accuracy. Write = building the memory, read = answering."""
+
+    write_seconds: float
+    write_cached: bool
+    write_tokens: int
+    write_flops: float
+    write_peak_mb: float | None
+    trainable_params: int
+    storage_bytes: int
+    index_vectors: int
+    read_seconds: float
+    seconds_per_query: float
+    prompt_tokens_per_query: float
+    context_tokens_per_query: float
+    context_budget: int
+    truncated_fraction: float
+    read_flops: float
+    read_peak_mb: float | None
+
+
+@dataclass(frozen=True)
+class Forgetting:
+    """What an adapter run did to knowledge the base model had (the `kmb_forgetting` probe).
+
+    The answers are kept so a reviewer can re-score both sides; `retention` is the share of the
+    probe questions the base model answers right that the memory still answers right.
+    """
+
+    task: str
+    version: str
+    base_answers: list[str]
+    memory_answers: list[str]
+    base_correct: int
+    retained: int
+    retention: float | None  # None when the base model knows none of the probe questions
+
+
+@dataclass(frozen=True)
+class JudgeInfo:
+    """Who graded the answers when the optional LLM judge was on (scores are in the samples)."""
+
+    model: str
+    model_id: str
+    rubric_sha256: str
+    unparseable: int  # outputs with no 0-10 score, counted as 0
+
+
+# Cost columns, where smaller is better (tables, the board and plots read their arrows here; a
+# metric's direction comes from its task's metric_list, see `bench.core.metrics`).
+LOWER_IS_BETTER = frozenset({f.name for f in fields(Cost)} - {"write_cached"})
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything one (task, model, memory) run measured: the unit every report and submission reads."""
+
+    run: RunInfo
+    model: ModelInfo
+    memory: MemoryInfo
+    task: TaskInfo
+    metrics: dict[str, Metric]
+    cost: Cost
+    env: dict[str, Any]
+    forgetting: Forgetting | None = None  # adapter runs only (v2)
+    judge: JudgeInfo | None = None  # runs with --judge on tasks that allow it (v2)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        """Stable (sorted, indented) JSON, so records diff cleanly and hash the same."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """Rebuild a record from parsed JSON, migrating older schema versions first."""
+        data = migrate(data)
+        return cls(
+            run=RunInfo(**data["run"]),
+            model=ModelInfo(**data["model"]),
+            memory=MemoryInfo(**data["memory"]),
+            task=TaskInfo(**data["task"]),
+            metrics={k: Metric(**v) for k, v in data["metrics"].items()},
+            cost=Cost(**data["cost"]),
+            env=data["env"],
+            forgetting=Forgetting(**data["forgetting"]) if data["forgetting"] else None,
+            judge=JudgeInfo(**data["judge"]) if data["judge"] else None,
+        )
+
+    def flatten(self) -> dict[str, Any]:
+        """One table row: identifying columns, each metric with its stderr, every cost field."""
+        row: dict[str, Any] = {
+            "task": self.task.name,
+            "model": self.model.name,
+            "memory": self.memory.label,
+            "memory_name": self.memory.name,
+            "rank": self.memory.config.get("rank"),
+            "format": self.memory.config.get("format"),
+            "seed": self.run.seed,
+            "run_id": self.run.run_id,
+            "created_at": self.run.created_at,
+            "primary_metric": self.task.primary_metric,
+            "n_queries": self.task.n_queries,
+            "corpus_tokens": self.task.corpus_tokens,
+        }
+        for name, metric in self.metrics.items():
+            row[name] = metric.value
+            row[stderr_column(name)] = metric.stderr
+        row.update(asdict(self.cost))
+        row["retention"] = self.forgetting.retention if self.forgetting else None
+        return row
+
+
+def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 added the forgetting probe and the LLM judge; v1 runs had neither."""
+    return {**data, "forgetting": None, "judge": None, "schema_version": 2}
+
+
+# schema_version -> function lifting a record of that version one version up, so old records
+# (and leaderboard submissions) keep loading.
+MIGRATIONS: dict[int, Any] = {1: v1_to_v2}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a record dict to SCHEMA_VERSION, or refuse it with the reason."""
+    version = data.get("schema_version")
+    while isinstance(version, int) and version < SCHEMA_VERSION and version in MIGRATIONS:
+        data = MIGRATIONS[version](data)
+        version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise UserError(
+            f"record schema version {version} cannot be read by this kmbench (it reads v{SCHEMA_VERSION}"
+            f"{' and migrates v' + ', v'.join(map(str, sorted(MIGRATIONS))) if MIGRATIONS else ''}); "
+            "re-run with a matching kmbench"
+        )
+    return data
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write beside the target and rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def record_paths(out: Path, task: str, model_slug: str, run_id: str) -> tuple[Path, Path]:
+    """`<out>/records/<task>/<model>/<run_id>.json` and its per-sample `.samples.jsonl`."""
+    folder = out / "records" / task / model_slug
+    return folder / f"{run_id}.json", folder / f"{run_id}.samples.jsonl"
+
+
+def save_record(record: RunRecord, samples: list[dict[str, Any]], record_path: Path, samples_path: Path) -> None:
+    """Samples first, record last: a record on disk always has its samples beside it."""
+    write_atomic(samples_path, "".join(json.dumps(s, sort_keys=True, default=str) + "\n" for s in samples))
+    write_atomic(record_path, record.to_json() + "\n")
+
+
+def load_record(path: Path) -> RunRecord:
+    """Read a record file; anything that is not a record becomes a `UserError` naming the file."""
+    try:
+        return RunRecord.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: not a KMBench run record ({exc})") from None
+
+
+def find_records(root: Path) -> list[Path]:
+    """Record files under `root`, recognized by the `records/<task>/<model>/` layout so other JSON is ignored."""
+    return sorted(p for p in root.rglob("*.json") if p.parent.parent.parent.name == "records")
+
+
+def samples_path_for(record_path: Path) -> Path | None:
+    """The per-sample log beside a record: `.samples.jsonl`, or gzipped for large ones."""
+    for suffix in (".samples.jsonl", ".samples.jsonl.gz"):
+        candidate = record_path.with_name(record_path.stem + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    """Per-sample rows from a plain or gzipped samples file, for re-scoring and inspection."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,301 @@
+"""One run = one (model, task, memory config, seed): write the memory, let lm-eval read it, save a record.
+
+Everything a user can get wrong is checked in `plan` before any model loads or file is
+written; `execute` then runs the plan, skipping runs whose record already exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.answer.judge import judge_samples
+from bench.answer.lm import MemoryLM, ReadLog
+from bench.answer.reader import Reader
+from bench.core.config import check, config_dict, stable_hash
+from bench.core.memory import Corpus, LoadedModel, Memory, Routing
+from bench.core.metrics import parse_results
+from bench.harness.judging import METRIC as JUDGE_METRIC
+from bench.harness.judging import RUBRIC_SHA256
+from bench.harness.scoring import stderr_of
+from bench.harness.taskspec import TaskSpec, expand_tasks, task_manager, task_spec
+from bench.model.adapters import unload_adapters
+from bench.model.cost import PeakMemory
+from bench.model.loading import load_model
+from bench.model.packing import count_tokens
+from bench.parts.routing import ROUTER_METRIC, router_precision
+from bench.run.environment import environment, git_state, package_version
+from bench.run.memories import make_memory, memory_label
+from bench.run.record import (
+    Cost,
+    Forgetting,
+    JudgeInfo,
+    MemoryInfo,
+    Metric,
+    ModelInfo,
+    RunInfo,
+    RunRecord,
+    TaskInfo,
+    load_record,
+    record_paths,
+    save_record,
+)
+from bench.run.retention import ask_probe, forgetting
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What applies to every run of one invocation."""
+
+    model: str = "smollm2-135m"
+    seed: int = 0
+    limit: int | None = None
+    context_budget: int | None = None
+    batch_size: int = 16
+    chat_template: bool = False
+    out: Path = Path("runs")
+    force: bool = False
+    include_paths: tuple[Path, ...] = ()
+    forgetting: bool = True  # ask the kmb_forgetting probe after every run that installs adapters
+    judge: str | None = None  # a model (alias, hub id or path) that grades tasks with `metadata.judge`
+
+    def __post_init__(self) -> None:
+        check(self.limit is None or self.limit > 0, "limit must be positive")
+        check(self.context_budget is None or self.context_budget >= 0, "context budget must be >= 0")
+        check(self.batch_size > 0, "batch size must be positive")
+
+
+@dataclass
+class Shared:
+    """Loaded or asked once per invocation, on first need, and used by every run after."""
+
+    base_probe: tuple | None = None  # the base model's forgetting-probe answers
+    judge: LoadedModel | None = None
+
+
+@dataclass
+class Plan:
+    settings: RunSettings
+    manager: Any
+    tasks: list[TaskSpec]
+    memories: list[Memory]
+    corpora: dict[str, Corpus] = field(default_factory=dict)
+
+
+def plan(settings: RunSettings, tasks: Sequence[str], memories: Sequence[tuple[str, Mapping[str, Any]]]) -> Plan:
+    """Validate names, configs and corpora up front, so a mistake costs no time and no files."""
+    manager = task_manager(settings.include_paths)
+    specs = [task_spec(manager, name) for name in expand_tasks(manager, tasks)]
+    built = [make_memory(name, values, settings.seed) for name, values in memories]
+    corpora = {spec.name: spec.corpus() for spec in specs}
+    return Plan(settings, manager, specs, built, corpora)
+
+
+def run_id(lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: RunSettings) -> str:
+    identity = {
+        "model": lm.model_id,
+        "chat_template": s.chat_template,
+        "task": spec.name,
+        "version": spec.version,
+        "corpus": corpus.sha256,
+        "memory": memory.name,
+        "config": config_dict(memory.config),
+        "seed": s.seed,
+        "limit": s.limit,
+        "context_budget": s.context_budget,
+        **({"judge": s.judge} if s.judge and spec.judged else {}),
+    }
+    return f"{memory.name}-{stable_hash(identity)}"
+
+
+def execute(p: Plan, command: str | None = None, on_done: Callable[[RunRecord], None] | None = None) -> list[RunRecord]:
+    """Run every (task, memory) pair; returns the records, old (skipped) and new."""
+    s = p.settings
+    lm = load_model(s.model, chat_template=s.chat_template)
+    model_slug = Path(lm.model_id).name if Path(lm.model_id).is_absolute() else lm.model_id.replace("/", "__")
+    records = []
+    shared = Shared()
+    if s.judge and any(spec.judged for spec in p.tasks):  # a wrong judge name fails before any run
+        shared.judge = lm if s.judge == s.model else load_model(s.judge)
+    for spec in p.tasks:
+        for memory in p.memories:
+            rid = run_id(lm, spec, p.corpora[spec.name], memory, s)
+            record_path, samples_path = record_paths(s.out, spec.name, model_slug, rid)
+            if record_path.exists() and not s.force:
+                log.warning(
+                    "%s / %s: record exists (%s), skipping; --force reruns it", spec.name, memory.name, record_path
+                )
+                record = load_record(record_path)
+            else:
+                log.warning("%s / %s: running", spec.name, memory_label(memory))
+                record, samples = run_one(lm, p, spec, memory, rid, command or " ".join(sys.argv), shared)
+                save_record(record, samples, record_path, samples_path)
+            records.append(record)
+            if on_done:
+                on_done(record)
+    return records
+
+
+def run_one(
+    lm: LoadedModel, p: Plan, spec: TaskSpec, memory: Memory, rid: str, command: str, shared: Shared
+) -> tuple[RunRecord, list[dict]]:
+    import lm_eval
+    import transformers
+
+    s = p.settings
+    corpus = p.corpora[spec.name]
+    memory_lm = MemoryLM(memory, Reader(lm, s.batch_size), s.context_budget)
+    try:  # whatever happens, the next run starts from the bare model
+        transformers.set_seed(s.seed)
+        with PeakMemory() as write_cost:
+            memory.write(corpus, lm)
+        transformers.set_seed(s.seed)
+        with PeakMemory() as read_cost:
+            results = lm_eval.simple_evaluate(
+                model=memory_lm,
+                tasks=[spec.name],
+                task_manager=p.manager,
+                limit=s.limit,
+                log_samples=True,
+                bootstrap_iters=1000,
+                random_seed=s.seed,
+                numpy_random_seed=s.seed,
+                torch_random_seed=s.seed,
+                fewshot_random_seed=s.seed,
+            )
+        forgot = probe_forgetting(lm, p, memory, shared) if s.forgetting and memory.traits.installs_adapters else None
+    finally:
+        unload_adapters(lm)
+    samples = sample_rows(spec.name, results["samples"][spec.name], memory_lm.log)
+    metrics = parse_metrics(results["results"][spec.name])
+    if precisions := router_precision(samples):  # a router's accuracy, apart from what the modules store
+        metrics[ROUTER_METRIC] = Metric(sum(precisions) / len(precisions), stderr_of(precisions))
+    judged = judge_run(p, samples, metrics, shared) if s.judge and spec.judged else None
+    record = RunRecord(
+        run=RunInfo(
+            rid,
+            dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            *git_state(),
+            command,
+            s.seed,
+            package_version("kmbench") or "dev",
+        ),
+        model=ModelInfo(
+            lm.name,
+            lm.model_id,
+            lm.n_params,
+            str(lm.model.dtype).removeprefix("torch."),
+            str(lm.device),
+            lm.chat_template,
+        ),
+        memory=MemoryInfo(memory.name, memory_label(memory), config_dict(memory.config)),
+        task=TaskInfo(
+            spec.name,
+            spec.version,
+            corpus.sha256,
+            len(corpus.documents),
+            sum(count_tokens(lm.tokenizer, d.contents) for d in corpus.documents),
+            len(samples),
+            spec.primary_metric,
+            s.limit,
+        ),
+        metrics=metrics,
+        cost=measure_cost(memory, lm, memory_lm.log, samples, write_cost, read_cost),
+        env=environment(),
+        forgetting=forgot,
+        judge=judged,
+    )
+    return record, samples
+
+
+def judge_run(p: Plan, samples: list[dict], metrics: dict[str, Metric], shared: Shared) -> JudgeInfo:
+    """Grade every answer with the judge (loaded once, up front; the model under test itself when named)."""
+    unparseable = judge_samples(shared.judge, samples, p.settings.batch_size)
+    scores = [s["metrics"][JUDGE_METRIC] for s in samples]
+    metrics[JUDGE_METRIC] = Metric(sum(scores) / len(scores), stderr_of(scores))
+    return JudgeInfo(shared.judge.name, shared.judge.model_id, RUBRIC_SHA256, unparseable)
+
+
+def probe_forgetting(lm: LoadedModel, p: Plan, memory: Memory, shared: Shared) -> Forgetting:
+    """The probe with the memory's adapters on, against the base model's answers (asked once)."""
+    reader = Reader(lm, p.settings.batch_size)
+    mine = ask_probe(memory, reader, p.manager, p.settings.seed)
+    if shared.base_probe is None:  # the closed-book memory recalls no adapters, so the reader turns them off
+        shared.base_probe = ask_probe(make_memory("none", {}, p.settings.seed), reader, p.manager, p.settings.seed)
+    return forgetting(shared.base_probe, mine)
+
+
+def parse_metrics(task_results: Mapping[str, Any]) -> dict[str, Metric]:
+    """lm-eval's `name,filter` keys -> {label: Metric(value, stderr)} (labels: `bench.core.metrics`)."""
+    return {label: Metric(value, stderr) for label, (value, stderr) in parse_results(task_results).items()}
+
+
+def sample_rows(task: str, samples: list[dict[str, Any]], read: ReadLog) -> list[dict[str, Any]]:
+    """lm-eval's sample log plus what each answer cost and where it was routed, matched by the
+    question's task and doc_id; the validator recomputes metrics from these rows."""
+    rows = []
+    for sample in samples:
+        prompt = sample["arguments"][0][0]
+        asked = read.asked[(task, int(sample["doc_id"]))]
+        answer = asked.answer
+        metrics = {name: sample[name] for name in sample["metrics"]}
+        filtered = sample["filtered_resps"]
+        rows.append(
+            {
+                "doc_id": sample["doc_id"],
+                "doc": sample["doc"],
+                "prompt": prompt,
+                "target": sample["target"],
+                # generated text, or the score of each choice for loglikelihood tasks
+                "response": first
+                if isinstance(first := sample["resps"][0][0], str)
+                else [r[0] for r in sample["resps"]],
+                # what process_results scores: the text, or every choice's (logprob, greedy)
+                "filtered_response": filtered[0] if isinstance(filtered[0], str) else filtered,
+                "metrics": metrics,
+                "context_tokens": answer.context_tokens,
+                "prompt_tokens": answer.prompt_tokens,
+                "seconds": answer.seconds,
+                "dropped": answer.dropped,
+                **({"routing": routing_row(asked.routing)} if asked.routing is not None else {}),
+            }
+        )
+    return rows
+
+
+def routing_row(routing: Routing) -> dict[str, Any]:
+    return {"chosen": list(routing.chosen), "gold": routing.gold}
+
+
+def measure_cost(
+    memory: Memory, lm: LoadedModel, read: ReadLog, samples: list[dict], write: PeakMemory, reading: PeakMemory
+) -> Cost:
+    fp = memory.footprint()
+    n = max(1, len(samples))
+    answer_tokens = sum(count_tokens(lm.tokenizer, r["response"]) for r in samples if isinstance(r["response"], str))
+    prompt_tokens = sum(row["prompt_tokens"] for row in samples)
+    return Cost(
+        write_seconds=fp.write_seconds if fp.write_seconds is not None else write.seconds,
+        write_cached=fp.cached,
+        write_tokens=fp.write_tokens,
+        write_flops=fp.write_flops,
+        write_peak_mb=fp.write_peak_mb if fp.write_peak_mb is not None else write.megabytes,
+        trainable_params=fp.trainable_params,
+        storage_bytes=fp.storage_bytes,
+        index_vectors=fp.index_vectors,
+        read_seconds=reading.seconds,
+        seconds_per_query=(sum(r["seconds"] for r in samples) + read.recall_seconds) / n,
+        prompt_tokens_per_query=prompt_tokens / n,
+        context_tokens_per_query=sum(r["context_tokens"] for r in samples) / n,
+        context_budget=min(read.budgets) if read.budgets else 0,
+        truncated_fraction=sum(r["dropped"] > 0 for r in samples) / n,
+        read_flops=2.0 * lm.n_params * (prompt_tokens + answer_tokens),
+        read_peak_mb=reading.megabytes,
+    )

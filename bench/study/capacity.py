@@ -1,0 +1,123 @@
+"""The study's quantities from run records: seeds aggregated with intervals, capacity (T_max,
+Efficiency = T_max / N_params) and bits recalled per trainable parameter.
+
+Figures and tables (`bench.study.figures`) only draw what this module computes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.report.directions import Directions, directions_for
+from bench.report.traits import TRAIT_COLUMNS, with_traits
+from bench.run.record import read_samples, samples_path_for
+
+# Thresholds tau on the score for T_max, as the study sets them per task family.
+TAUS = {"kmb_phonebook": (0.90, 0.95, 1.0), "kmb_counterfact": (0.75, 0.80, 0.85)}
+# Information in one recalled fact, in bits: a PhoneBook number is 10 uniform random digits.
+FACT_BITS = {"kmb_phonebook": 10 * math.log2(10)}
+ANCHOR_BITS_PER_PARAM = 2.0  # Allen-Zhu & Li, Physics of Language Models 3.3
+BOOTSTRAP = 1000
+
+
+def family(task: str) -> str:
+    """`kmb_phonebook_16k` -> `kmb_phonebook`; `kmb_counterfact_1k_efficacy` -> `kmb_counterfact_efficacy`."""
+    return re.sub(r"_\d+k(?=_|$)", "", task)
+
+
+def question_scores(path: Path, metric: str) -> np.ndarray | None:
+    """Each question's score from a record's samples, in question order (None without samples)."""
+    samples_path = samples_path_for(path)
+    if samples_path is None:
+        return None
+    rows = sorted(read_samples(samples_path), key=lambda s: s["doc_id"])
+    return np.array([float(r["metrics"].get(metric, np.nan)) for r in rows])
+
+
+def bootstrap_interval(per_seed: list[np.ndarray], seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of the mean, resampling questions (the same ones across seeds)."""
+    usable = [s for s in per_seed if s is not None]
+    if not usable or len({len(s) for s in usable}) != 1:
+        return (math.nan, math.nan)
+    per_question = np.nanmean(np.stack(usable), axis=0)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(per_question), size=(BOOTSTRAP, len(per_question)))
+    means = np.nanmean(per_question[picks], axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def aggregate(frame: pd.DataFrame, directions: Directions | None = None) -> pd.DataFrame:
+    """One row per (task, model, memory, context budget) over its seeds: mean score, seed spread
+    (standard deviation across seeds) and a bootstrap interval over questions, with the memory's
+    traits and whether a higher score is better (the task's primary metric's direction)."""
+    frame = with_traits(frame)
+    directions = directions or directions_for(frame["task"].unique())
+    frame = frame.assign(
+        score=[row[row["primary_metric"]] for _, row in frame.iterrows()],
+        family=frame["task"].map(family),
+    )
+    keys = ["task", "family", "model", "memory", "memory_name", "context_budget"]
+    rows = []
+    for key, group in frame.groupby(keys, dropna=False, sort=False):
+        metric = group["primary_metric"].iloc[0]
+        low, high = bootstrap_interval([question_scores(Path(p), metric) for p in group["path"]])
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "metric": metric,
+                "higher_is_better": directions.higher_is_better(str(key[0]), metric),
+                "score": group["score"].mean(),
+                "seed_sd": group["score"].std(ddof=1) if len(group) > 1 else 0.0,
+                "n_seeds": len(group),
+                "ci_low": low,
+                "ci_high": high,
+                "rank": group["rank"].iloc[0],
+                "format": group["format"].iloc[0],
+                "trainable_params": group["trainable_params"].iloc[0],
+                "corpus_tokens": group["corpus_tokens"].iloc[0],
+                "n_queries": group["n_queries"].iloc[0],
+                "context_tokens_per_query": group["context_tokens_per_query"].mean(),
+                "write_seconds": group["write_seconds"].mean(),
+                **{column: group[column].iloc[0] for column in TRAIT_COLUMNS},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def t_max(sizes: list[float], scores: list[float], tau: float) -> float:
+    """The largest knowledge size (tokens) up to which every size scores >= tau; 0 if none does."""
+    best = 0.0
+    for size, score in sorted(zip(sizes, scores, strict=True)):
+        if score < tau - 1e-9:
+            break
+        best = size
+    return best
+
+
+def capacity_series(agg: pd.DataFrame) -> pd.DataFrame:
+    """Single-adapter rows (the parametric memories) of one configuration measured at two or more knowledge sizes."""
+    lora = agg[(agg["memory_family"] == "parametric") & agg["family"].isin(list(TAUS))]
+    sizes = lora.groupby(["model", "family", "memory"])["corpus_tokens"].transform("nunique")
+    return lora[sizes > 1]
+
+
+def capacity(agg: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, family, rank) of single-adapter LoRA runs: T_max and Efficiency per tau, and
+    the most bits per trainable parameter recalled at any size (where a fact's bits are known)."""
+    rows = []
+    for (model, fam, rank, _), group in capacity_series(agg).groupby(["model", "family", "rank", "memory"]):
+        params = float(group["trainable_params"].iloc[0])
+        row = {"model": model, "family": fam, "rank": int(rank), "trainable_params": int(params)}
+        for tau in TAUS[fam]:
+            best = t_max(list(group["corpus_tokens"]), list(group["score"]), tau)
+            row[f"T_max@{tau:g}"] = best
+            row[f"efficiency@{tau:g}"] = best / params if params else math.nan
+        bits = group["score"] * group["n_queries"] * FACT_BITS.get(fam, math.nan)
+        row["bits_per_param"] = float(bits.max()) / params if params and fam in FACT_BITS else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,247 @@
+"""The study's figure types, redrawn from whatever records exist: `kmbench figures`.
+
+Each figure is drawn only when its runs exist (a capacity curve needs LoRA at two sizes, a
+budget curve ICL or RAG at two budgets), as PNG and PDF; the tables as Markdown and LaTeX.
+Error bars are 95% bootstrap intervals over questions (pooled over seeds); tables add the
+spread across seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from bench.core.metrics import arrow
+from bench.report.directions import directions_for
+from bench.report.tables import load_table
+from bench.study.capacity import ANCHOR_BITS_PER_PARAM, TAUS, aggregate, capacity, capacity_series
+
+
+def save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
+    fig.tight_layout()
+    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+    for path in paths:
+        fig.savefig(path, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def error_bars(rows: pd.DataFrame) -> np.ndarray:
+    """Distances from each mean to its interval's ends, in % (zero where no interval)."""
+    low = (rows["score"] - rows["ci_low"]).clip(lower=0).fillna(0)
+    high = (rows["ci_high"] - rows["score"]).clip(lower=0).fillna(0)
+    return 100 * np.vstack([low.to_numpy(), high.to_numpy()])
+
+
+def panels(n: int, width: float = 5.2, height: float = 4.0):
+    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False)
+    return fig, list(axes[0])
+
+
+def capacity_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    """Score against knowledge size, one line per LoRA rank (the study's capacity figure)."""
+    lora = capacity_series(agg)
+    families = sorted(lora["family"].unique())
+    if not families:
+        return []
+    fig, axes = panels(len(families))
+    for ax, fam in zip(axes, families, strict=True):
+        mine = lora[lora["family"] == fam]
+        for label, rows in mine.groupby("memory"):
+            rows = rows.sort_values("corpus_tokens")
+            ax.errorbar(
+                rows["corpus_tokens"], 100 * rows["score"], yerr=error_bars(rows), marker="o", capsize=3,
+                label=short(str(label)),
+            )  # fmt: skip
+        for tau in TAUS[fam]:
+            ax.axhline(100 * tau, color="grey", linestyle=":", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ticks = sorted(mine["corpus_tokens"].unique())
+        ax.set_xticks(ticks, [f"{int(t):,}" for t in ticks], fontsize=8)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set(xlabel="knowledge size (corpus tokens, log2)", ylabel="score (%)", ylim=(-5, 105))
+        ax.set_title(f"{fam}: LoRA capacity (dotted: tau)", fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return save(fig, folder, "capacity_curves")
+
+
+def capacity_heatmap(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    lora = capacity_series(agg)
+    families = [f for f, g in lora.groupby("family") if g["rank"].nunique() * g["corpus_tokens"].nunique() > 1]
+    if not families:
+        return []
+    fig, axes = panels(len(families), width=4.8)
+    for ax, fam in zip(axes, families, strict=True):
+        grid = lora[lora["family"] == fam].pivot_table(index="rank", columns="corpus_tokens", values="score")
+        image = ax.imshow(100 * grid.to_numpy(), vmin=0, vmax=100, cmap="viridis", origin="lower", aspect="auto")
+        ax.set_xticks(range(len(grid.columns)), [f"{int(c):,}" for c in grid.columns], fontsize=8)
+        ax.set_yticks(range(len(grid.index)), [str(int(r)) for r in grid.index])
+        for (i, j), value in np.ndenumerate(100 * grid.to_numpy()):
+            if not np.isnan(value):
+                ax.text(j, i, f"{value:.0f}", ha="center", va="center", color="white" if value < 60 else "black")
+        ax.set(xlabel="knowledge size (corpus tokens)", ylabel="LoRA rank", title=f"{fam}: score (%)")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    return save(fig, folder, "capacity_heatmap")
+
+
+def per_rank(
+    cap: pd.DataFrame, folder: Path, name: str, columns: Callable[[str], list[str]], ylabel: str
+) -> list[Path]:
+    """One panel per family, a line per column of `cap` against LoRA rank."""
+    families = [f for f, g in cap.groupby("family") if len(g) > 1]
+    if not families:
+        return []
+    fig, axes = panels(len(families))
+    for ax, fam in zip(axes, families, strict=True):
+        rows = cap[cap["family"] == fam].sort_values("rank")
+        for column in columns(fam):
+            ax.plot(rows["rank"], rows[column], marker="o", label=column)
+        if name == "bits_per_param_vs_rank":
+            ax.axhline(ANCHOR_BITS_PER_PARAM, color="black", linestyle="--", label="2 bits/param (Allen-Zhu & Li)")
+            ax.set_yscale("log")  # what a small run recalls sits orders of magnitude below the anchor
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="LoRA rank (log2)", ylabel=ylabel, title=fam)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    return save(fig, folder, name)
+
+
+def score_label(rows: pd.DataFrame) -> str:
+    """An axis label: the metric, in %, with the arrow of its direction."""
+    return f"{rows['metric'].iloc[0]} (%) {arrow(bool(rows['higher_is_better'].iloc[0]))}"
+
+
+def best_last(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows by score, the best last (the highest, or the lowest where the task's metric says so)."""
+    return rows.sort_values("score", ascending=bool(rows["higher_is_better"].iloc[0]))
+
+
+def context_budget_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    """Context memories (ICL, RAG) against the context budget; the best parametric memory (LoRA)
+    and the closed book as flat lines at zero context."""
+    reading = agg[agg["memory_family"] == "context"]
+    tasks = [t for t, g in reading.groupby("task") if g["context_budget"].nunique() > 1]
+    if not tasks:
+        return []
+    fig, axes = panels(len(tasks))
+    for ax, task in zip(axes, tasks, strict=True):
+        rows = agg[agg["task"] == task]
+        for label, mine in rows[rows["memory_family"] == "context"].groupby("memory"):
+            if mine["context_budget"].nunique() > 1:
+                mine = mine.sort_values("context_budget")
+                ax.errorbar(
+                    mine["context_budget"], 100 * mine["score"], yerr=error_bars(mine), marker="o", capsize=3,
+                    color=mine["memory_color"].iloc[0], label=label,
+                )  # fmt: skip
+        for family in ("parametric", "closed_book"):  # the best parametric configuration's line, and the floor
+            mine = rows[rows["memory_family"] == family]
+            if len(mine):
+                best = best_last(mine).iloc[-1]
+                ax.axhline(
+                    100 * best["score"], color=best["memory_color"], linestyle="--",
+                    label=f"{short(best['memory'])}: 0 context",
+                )  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="context budget (tokens, log2)", ylabel=score_label(rows), ylim=(-5, 105))
+        ax.set_title(f"{task}: accuracy vs context budget", fontsize=10)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.15))  # below: labels can be long
+        ax.grid(alpha=0.3)
+    return save(fig, folder, "context_budget")
+
+
+def memory_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    """Modular memories (multi-LoRA routers and merges), hybrids and their single-memory references, as bars."""
+    tasks = [t for t, g in agg.groupby("task") if g["memory_family"].isin(["modular", "hybrid"]).any()]
+    if not tasks:
+        return []
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(9, 0.38 * agg["memory"].nunique() + 1.5), squeeze=False)
+    for ax, task in zip(axes[:, 0], tasks, strict=True):
+        rows = agg[agg["task"] == task]
+        rows = best_last(rows[rows["context_budget"] == rows["context_budget"].max()])  # the full window, best on top
+        ax.barh(
+            range(len(rows)), 100 * rows["score"], xerr=error_bars(rows), color=list(rows["memory_color"]), capsize=3
+        )
+        ax.set_yticks(range(len(rows)), [short(m) for m in rows["memory"]], fontsize=8)
+        ax.set(xlabel=score_label(rows), xlim=(0, 105), title=f"{task}: multi-LoRA, merges, hybrids")
+        ax.grid(alpha=0.3, axis="x")
+    return save(fig, folder, "multilora_bars")
+
+
+def format_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    """A parametric memory (LoRA) trained on each internalization format, other settings equal
+    (one panel per such set)."""
+    lora = agg[(agg["memory_family"] == "parametric") & agg["format"].notna()]
+    lora = lora.assign(base=lora["memory"].str.replace(r"format=[^,)]*,?", "", regex=True))
+    sets = [(key, g) for key, g in lora.groupby(["task", "base"]) if g["format"].nunique() > 1]
+    if not sets:
+        return []
+    fig, axes = panels(len(sets), width=max(5.0, 0.9 * lora["format"].nunique() + 2))
+    for ax, ((task, base), rows) in zip(axes, sets, strict=True):
+        rows = best_last(rows)
+        ax.bar(
+            range(len(rows)), 100 * rows["score"], yerr=error_bars(rows), color=list(rows["memory_color"]), capsize=3
+        )
+        ax.set_xticks(range(len(rows)), rows["format"], rotation=20, fontsize=8)
+        ax.set(ylabel=score_label(rows), ylim=(0, 105))
+        ax.set_title(f"{task}: training format\n{short(base)}", fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    return save(fig, folder, "format_bars")
+
+
+def short(label: str) -> str:
+    """Memory labels without the training fields every row shares."""
+    for noise in ("batch_size=4,", "epochs=1,", "epochs=10,", "total_rank=32,", ",total_rank=32"):
+        label = label.replace(noise, "")
+    return label
+
+
+def latex(frame: pd.DataFrame) -> str:
+    escape = str.maketrans({"_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#"})
+    lines = [r"\begin{tabular}{" + "l" * len(frame.columns) + "}", r"\hline"]
+    lines.append(" & ".join(str(c).translate(escape) for c in frame.columns) + r" \\ \hline")
+    lines += [" & ".join(str(v).translate(escape) for v in row) + r" \\" for row in frame.itertuples(index=False)]
+    return "\n".join([*lines, r"\hline", r"\end{tabular}"]) + "\n"
+
+
+def summary_table(agg: pd.DataFrame) -> pd.DataFrame:
+    table = agg.sort_values(["task", "memory", "context_budget"])
+    return pd.DataFrame(
+        {
+            "task": table["task"],
+            "memory": table["memory"],
+            "budget": table["context_budget"].map(lambda b: "window" if pd.isna(b) else f"{int(b)}"),
+            "seeds": table["n_seeds"],
+            "score %": (100 * table["score"]).map("{:.1f}".format),
+            "seed sd": (100 * table["seed_sd"]).map("{:.1f}".format),
+            "95% CI": [f"[{100 * a:.1f}, {100 * b:.1f}]" for a, b in table[["ci_low", "ci_high"]].to_numpy()],
+        }
+    )
+
+
+def write_figures(records_root: Path, folder: Path) -> list[Path]:
+    """Every figure and table the records allow; returns what was written."""
+    frame = load_table(records_root)
+    agg = aggregate(frame, directions_for(frame["task"].unique()))
+    cap = capacity(agg)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = capacity_curves(agg, folder) + capacity_heatmap(agg, folder) + context_budget_curves(agg, folder)
+    written += memory_bars(agg, folder) + format_bars(agg, folder)
+    if len(cap):
+        written += per_rank(cap, folder, "efficiency_vs_rank", lambda f: [f"efficiency@{t:g}" for t in TAUS[f]],
+                            "T_max / trainable params")  # fmt: skip
+        if cap["bits_per_param"].notna().any():
+            written += per_rank(cap, folder, "bits_per_param_vs_rank", lambda f: ["bits_per_param"], "bits / param")
+    tables = {"scores": summary_table(agg)} | ({"capacity": cap.round(6)} if len(cap) else {})
+    markdown = "\n\n".join(f"## {name}\n\n{table.to_markdown(index=False)}" for name, table in tables.items())
+    (folder / "tables.md").write_text(markdown + "\n")
+    (folder / "tables.tex").write_text("\n".join(latex(t) for t in tables.values()))
+    return [*written, folder / "tables.md", folder / "tables.tex"]
