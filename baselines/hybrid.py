@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,10 @@ class HybridMemory(Memory):
             part.write(corpus, model)
             self._seconds.append(time.perf_counter() - started)
         self._tokenizer = model.tokenizer
+
+    def module_of(self, corpus: Corpus, count_tokens: Callable[[str], int]) -> dict[str, str]:
+        """The routing part's modules (a hybrid holds at most one adapter memory)."""
+        return {k: v for part in self.parts for k, v in part.module_of(corpus, count_tokens).items()}
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         joined = [Recall() for _ in queries]

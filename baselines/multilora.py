@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,11 +86,19 @@ class MultiLoRAMemory(Memory):
     )
     config_class = MultiLoRAConfig
 
+    def _split(self, corpus: Corpus, count: Callable[[str], int]) -> list[Corpus]:
+        cfg = self.config
+        return split_corpus(corpus, cfg.modules, cfg.split, count, Path(cfg.partition) if cfg.partition else None)
+
+    def module_of(self, corpus: Corpus, count_tokens: Callable[[str], int]) -> dict[str, str]:
+        """Each document's module, split exactly as `write` splits."""
+        parts = self._split(corpus, count_tokens)
+        return {d.id: module_name(i) for i, part in enumerate(parts) for d in part.documents}
+
     def write(self, corpus: Corpus, model: LoadedModel) -> None:
         """Split the corpus, train (or load) one adapter per part, and build the router over the parts."""
         cfg = self.config
-        partition = Path(cfg.partition) if cfg.partition else None
-        parts = split_corpus(corpus, cfg.modules, cfg.split, lambda t: count_tokens(model.tokenizer, t), partition)
+        parts = self._split(corpus, lambda t: count_tokens(model.tokenizer, t))
         lora = cfg.module_config(len(parts))
         self._trained = [trained_adapter(part, model, lora) for part in parts]
         for i, (folder, _, _) in enumerate(self._trained):

@@ -25,6 +25,14 @@ def fact_line(name: str, phone: str) -> str:
     return f"Question: What is the phone number of {name}? Answer: {phone}"
 
 
+def head_commit() -> str:
+    """This checkout's HEAD: records made in tests claim a commit the validator finds in history."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
 def run_args(model_dir: Path, out: Path, tasks: str, *extra: str, memories: str = "none,icl", limit: int = 3) -> list:
     """`kmbench run` arguments for a quick tiny-model run writing records to `out`."""
     return ["run", "--model", str(model_dir), "--tasks", tasks, "--memories", memories, "--limit", str(limit),
@@ -125,7 +133,7 @@ def runs(tiny_model_dir, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("runs")
     patch = pytest.MonkeyPatch()
-    patch.setattr(bench.run.runner, "git_state", lambda: ("0123abcd", False))
+    patch.setattr(bench.run.runner, "git_state", lambda: (head_commit(), False))
     patch.setenv("KMBENCH_CACHE", str(out / "cache"))
     try:
         code = main(run_args(tiny_model_dir, out, "kmb_phonebook_1k"))

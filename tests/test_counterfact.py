@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_args, task_utils
+from conftest import head_commit, run_args, task_utils
 
 from bench.core.paths import TASKS_DIR
 from bench.harness.taskdata import jsonl_dataset
@@ -65,7 +65,7 @@ def test_counterfact_runs_with_forgetting_and_validates(tiny_model_dir, tmp_path
     from bench.cli import main
     from bench.run.record import find_records, load_record
 
-    monkeypatch.setattr(bench.run.runner, "git_state", lambda: ("0123abcd", False))
+    monkeypatch.setattr(bench.run.runner, "git_state", lambda: (head_commit(), False))
     out = tmp_path / "runs"
     args = run_args(
         tiny_model_dir, out, "kmb_counterfact", "--set", "lora.epochs=1", "--set", "lora.rank=2", memories="none,lora"

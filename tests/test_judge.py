@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_args
+from conftest import head_commit, run_args
 
 from bench.harness.judging import parse_score
 
@@ -25,7 +25,7 @@ def test_judged_run_records_the_judge_and_validates(tiny_model_dir, tmp_path, mo
     from bench.cli import main
     from bench.run.record import find_records, load_record, samples_path_for
 
-    monkeypatch.setattr(bench.run.runner, "git_state", lambda: ("0123abcd", False))
+    monkeypatch.setattr(bench.run.runner, "git_state", lambda: (head_commit(), False))
     out = tmp_path / "runs"
     plain = run_args(tiny_model_dir, out, "kmb_paperqa_small", memories="none", limit=2)
     assert main(plain) == 0

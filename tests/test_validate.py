@@ -104,15 +104,15 @@ def test_pareto_front():
 def test_a_genuine_hybrid_with_a_lora_part_passes(tiny_model_dir, tmp_path, monkeypatch):
     """The validator asks the memory's traits whether it trains parameters; it used to test for
     "lora" in the name and refused every hybrid with a LoRA part."""
-    from conftest import run_args
+    from conftest import head_commit, run_args
 
     import bench.run.runner
 
-    monkeypatch.setattr(bench.run.runner, "git_state", lambda: ("0123abcd", False))
+    monkeypatch.setattr(bench.run.runner, "git_state", lambda: (head_commit(), False))
     config = tmp_path / "hybrid.yaml"
     config.write_text("memory: hybrid\nparts:\n  - {memory: lora, epochs: 1, rank: 2, batch_size: 4}\n  - rag\n")
     out = tmp_path / "runs"
-    args = run_args(tiny_model_dir, out, "kmb_phonebook_1k", "--no-forgetting", memories=str(config), limit=2)
+    args = run_args(tiny_model_dir, out, "kmb_phonebook_1k", memories=str(config), limit=2)
     assert main(args) == 0
     (record,) = find_records(out)
     assert json.loads(record.read_text())["cost"]["trainable_params"] > 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -181,6 +181,12 @@ class Memory(ABC):
     @abstractmethod
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         """One `Recall` per query; any context must fit in `budget_tokens` tokens."""
+
+    def module_of(self, corpus: Corpus, count_tokens: Callable[[str], int]) -> Mapping[str, str]:
+        """For a memory that routes: which module holds each document id, as its oracle sees it
+        (the validator re-derives every logged oracle gold from this, not from the log); empty
+        for memories without modules."""
+        return {}
 
     def footprint(self) -> Footprint:
         """What writing cost and what keeping the memory costs; a memory that holds nothing costs nothing."""

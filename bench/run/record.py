@@ -256,10 +256,25 @@ def samples_path_for(record_path: Path) -> Path | None:
     return None
 
 
-def read_samples(path: Path) -> list[dict[str, Any]]:
-    """Per-sample rows from a plain or gzipped samples file, for re-scoring and inspection."""
+def read_samples(path: Path, max_bytes: int | None = None) -> list[dict[str, Any]]:
+    """Per-sample rows from a plain or gzipped samples file. A line that is not a JSON object,
+    or a file that decompresses past `max_bytes` (a submission is untrusted), raises ValueError."""
     import gzip
 
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    rows, read = [], 0
+    with opener(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            read += len(line)
+            if max_bytes is not None and read > max_bytes:
+                raise ValueError(f"decompresses past the {max_bytes:,}-byte cap")
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ValueError(f"line {number} is not JSON ({exc})") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"line {number} is not a JSON object")
+            rows.append(row)
+    return rows

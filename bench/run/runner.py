@@ -17,7 +17,7 @@ from typing import Any
 from bench.answer.judge import judge_samples
 from bench.answer.lm import MemoryLM, ReadLog
 from bench.answer.reader import Reader
-from bench.core.config import check, config_dict, stable_hash
+from bench.core.config import check, config_dict
 from bench.core.memory import Corpus, LoadedModel, Memory, Routing
 from bench.core.metrics import parse_results
 from bench.harness.judging import METRIC as JUDGE_METRIC
@@ -30,6 +30,7 @@ from bench.model.loading import load_model
 from bench.model.packing import count_tokens
 from bench.parts.routing import ROUTER_METRIC, router_precision
 from bench.run.environment import environment, git_state, package_version
+from bench.run.identity import RunIdentity
 from bench.run.memories import make_memory, memory_label
 from bench.run.record import (
     Cost,
@@ -99,20 +100,20 @@ def plan(settings: RunSettings, tasks: Sequence[str], memories: Sequence[tuple[s
 
 
 def run_id(lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: RunSettings) -> str:
-    identity = {
-        "model": lm.model_id,
-        "chat_template": s.chat_template,
-        "task": spec.name,
-        "version": spec.version,
-        "corpus": corpus.sha256,
-        "memory": memory.name,
-        "config": config_dict(memory.config),
-        "seed": s.seed,
-        "limit": s.limit,
-        "context_budget": s.context_budget,
-        **({"judge": s.judge} if s.judge and spec.judged else {}),
-    }
-    return f"{memory.name}-{stable_hash(identity)}"
+    """The id a run's record is filed under; a run whose record exists is skipped."""
+    return RunIdentity(
+        model_id=lm.model_id,
+        chat_template=s.chat_template,
+        task=spec.name,
+        task_version=spec.version,
+        corpus_sha256=corpus.sha256,
+        memory=memory.name,
+        config=config_dict(memory.config),
+        seed=s.seed,
+        limit=s.limit,
+        context_budget=s.context_budget,
+        judge=s.judge if s.judge and spec.judged else None,
+    ).run_id()
 
 
 def execute(p: Plan, command: str | None = None, on_done: Callable[[RunRecord], None] | None = None) -> list[RunRecord]:
