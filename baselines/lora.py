@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from tqdm.auto import tqdm
 from bench.core.config import check, config_dict, stable_hash
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.core.paths import cache_dir
+from bench.core.staging import staged_folder
 from bench.model.adapters import load_adapter
 from bench.model.cost import PeakMemory
 from bench.model.loading import render_prompt
@@ -140,7 +140,7 @@ def peft_config(cfg: LoRAConfig):  # -> peft.LoraConfig
 
 
 def train_adapter(model: LoadedModel, examples: list[Example], cfg: LoRAConfig, folder: Path) -> dict:
-    """Train one adapter and save it to `folder` (atomically); returns the training log."""
+    """Train one adapter and save it into `folder` (`trained_adapter` stages it); returns the training log."""
     from peft import get_peft_model
 
     torch.manual_seed(cfg.seed)
@@ -181,13 +181,8 @@ def train_adapter(model: LoadedModel, examples: list[Example], cfg: LoRAConfig, 
     log["seconds"] = time.perf_counter() - started
     log["trainable_params"] = sum(p.numel() for p in params)
     peft_model.eval()
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    peft_model.save_pretrained(partial)
+    peft_model.save_pretrained(folder)
     peft_model.unload()  # leave the base model as it was; reading loads the saved files
-    (partial / TRAIN_LOG).write_text(json.dumps(log, indent=1))
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
     return log
 
 
@@ -207,10 +202,13 @@ def trained_adapter(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> tupl
     started = time.perf_counter()
     training = internalize(corpus, cfg.format, cfg.generator, model, cfg.seed)
     synth_seconds = time.perf_counter() - started
-    with PeakMemory() as peak:
-        log = train_adapter(model, make_examples(training, model, cfg), cfg, folder)
-    log.update(peak_mb=peak.megabytes, synth_seconds=synth_seconds, training_documents=len(training.documents))
-    (folder / TRAIN_LOG).write_text(json.dumps(log, indent=1))
+    # Built aside and renamed into place with its log (the marker), so a worker racing us for the
+    # same adapter never sees half of ours; if it publishes first, ours is dropped and theirs used.
+    with staged_folder(folder, complete=lambda f: (f / TRAIN_LOG).is_file()) as scratch:
+        with PeakMemory() as peak:
+            log = train_adapter(model, make_examples(training, model, cfg), cfg, scratch)
+        log.update(peak_mb=peak.megabytes, synth_seconds=synth_seconds, training_documents=len(training.documents))
+        (scratch / TRAIN_LOG).write_text(json.dumps(log, indent=1))
     return folder, log, False
 
 

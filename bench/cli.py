@@ -1,8 +1,8 @@
-"""`kmbench run|sweep|figures|ls|report|validate|leaderboard|submit|phonebook`: thin argument parsing.
+"""`kmbench run|sweep|figures|ls|report|readme|validate|leaderboard|submit|phonebook`: thin argument parsing.
 
 run and sweep go to bench.run.runner and bench.study.sweep, figures to bench.study.figures, ls to
-the task index and the memory registry, report to bench.report, validate, leaderboard and submit to
-bench.board, and phonebook to the task's own builder (tasks/kmb_phonebook/build.py).
+the task index and the memory registry, report and readme to bench.report, validate, leaderboard
+and submit to bench.board, and phonebook to the task's own builder (tasks/kmb_phonebook/build.py).
 """
 
 from __future__ import annotations
@@ -123,9 +123,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         },
         where="sweep",
     )
-    records = run_sweep(sweep, base, tuple(split_list(args.models)) if args.models else ())
-    print(f"sweep {sweep.name}: {len(records)} runs have records in {args.out}")
-    print(write_report(Path(args.out), Path(args.reports)))
+    models = tuple(split_list(args.models)) if args.models else ()
+    result = run_sweep(sweep, base, models, args.executor, args.ray_address, args.retries)
+    print(f"sweep {sweep.name}: {len(result.records)} runs have records in {args.out}")
+    if result.records:
+        print(write_report(Path(args.out), Path(args.reports)))
+    if result.failures:  # each was reported as it failed; the rest of the grid ran
+        print(f"kmbench: {len(result.failures)} run(s) failed; rerun the sweep to retry them", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -177,23 +182,49 @@ def cmd_phonebook(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from bench.board.validate import submission_folders, validate_submission
+    from bench.board.reproduce import Reproducer, load_reproductions, save_reproductions
+    from bench.board.validate import run_validation, submission_folders
+    from bench.run.environment import git_state
 
     failed, seen = 0, {}
+    reproducer = Reproducer(args.budget_seconds, args.max_write_seconds) if args.reproduce else None
     for path in args.paths:
         for folder in submission_folders(Path(path)):
-            problems = validate_submission(folder, seen)
-            for problem in problems:
+            kept = Path(args.reproductions) / f"{folder.name}.json"
+            if reproducer:
+                print(f"reproducing {folder} (budget left {reproducer.left():.0f} s)", flush=True)
+            v = run_validation(folder, seen, reproducer, load_reproductions(kept))
+            for problem in v.problems:
                 print(problem)
-            print(f"{'REFUSED' if problems else 'ok'} {folder} ({len(problems)} problem(s))")
-            failed += bool(problems)
+            found = v.reproductions
+            done = f"; reproduced {sum(r.checked > 0 for r in found)}/{len(found)} rows" if reproducer else ""
+            print(f"{'REFUSED' if v.problems else 'ok'} {folder} ({len(v.problems)} problem(s){done})")
+            failed += bool(v.problems)
+            if args.save and found and not v.problems:
+                save_reproductions(kept, found, git_state()[0])
     return 1 if failed else 0
+
+
+def cmd_readme(args: argparse.Namespace) -> int:
+    from bench.core.paths import PROJECT_ROOT
+    from bench.report.readme import refresh, stale_blocks
+
+    path = Path(args.path)
+    text = path.read_text()
+    if args.check:
+        stale = stale_blocks(text, PROJECT_ROOT)
+        for source in stale:
+            print(f"{path}: the table from {source} differs from its records; run `kmbench readme`", file=sys.stderr)
+        return 1 if stale else 0
+    path.write_text(refresh(text, PROJECT_ROOT))
+    print(f"regenerated the record tables of {path}")
+    return 0
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from bench.board.page import build_board
 
-    text, problems = build_board(Path(args.submissions), Path(args.out))
+    text, problems = build_board(Path(args.submissions), Path(args.out), Path(args.reproductions))
     for problem in problems:
         print(f"left out: {problem}", file=sys.stderr)
     print(text)
@@ -252,6 +283,18 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--batch-size", type=int, default=16)
     sweep.add_argument("--include-path", action="append", default=[], help="extra folder of task YAMLs")
     sweep.add_argument("--no-forgetting", action="store_true", help="skip the kmb_forgetting probe")
+    sweep.add_argument(
+        "--executor",
+        choices=("in-process", "ray"),
+        default="in-process",
+        help="where runs execute: here one after another, or as Ray actors (pip install 'kmbench[ray]')",
+    )
+    sweep.add_argument(
+        "--ray-address", help="Ray cluster to join (default: RAY_ADDRESS, else one started here, else a new local one)"
+    )
+    sweep.add_argument(
+        "--retries", type=int, default=3, help="Ray: times a run is retried when its worker dies (default 3)"
+    )
     sweep.set_defaults(func=cmd_sweep)
 
     figures = sub.add_parser("figures", help="the study's figures and tables (PNG, PDF, Markdown, LaTeX) from records")
@@ -271,11 +314,22 @@ def parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check leaderboard submissions (runs none of their code)")
     validate.add_argument("paths", nargs="+", help="submission folders, or folders of them")
+    validate.add_argument("--reproduce", action="store_true", help="rerun each row and compare its answers")
+    validate.add_argument("--budget-seconds", type=float, default=1800.0, help="time for all reruns together")
+    validate.add_argument("--max-write-seconds", type=float, default=300.0, help="retrain adapters only under this")
+    validate.add_argument("--reproductions", default="leaderboard/reproduced", help="committed reproductions")
+    validate.add_argument("--save", action="store_true", help="write what the reruns found to --reproductions")
     validate.set_defaults(func=cmd_validate)
+
+    readme = sub.add_parser("readme", help="regenerate the README's tables from the committed records")
+    readme.add_argument("path", nargs="?", default="README.md")
+    readme.add_argument("--check", action="store_true", help="exit 1 if a table differs from its records")
+    readme.set_defaults(func=cmd_readme)
 
     board = sub.add_parser("leaderboard", help="render leaderboard/README.md and site/ from valid submissions")
     board.add_argument("--submissions", default="leaderboard/submissions")
     board.add_argument("--out", default="leaderboard")
+    board.add_argument("--reproductions", default="leaderboard/reproduced", help="committed reproductions")
     board.set_defaults(func=cmd_leaderboard)
 
     submit = sub.add_parser("submit", help="pack the records of a runs folder as a leaderboard submission")

@@ -59,6 +59,12 @@ def isolated_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def real_cache(tmp_path_factory) -> Path:
+    """One cache for every test that uses the real default model, so it is converted once."""
+    return tmp_path_factory.mktemp("kmbench-real-cache")
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast

@@ -16,11 +16,6 @@ from bench.run.record import find_records, load_record
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def real_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("kmbench-cache")
-
-
 @pytest.fixture
 def fresh_book(tmp_path, real_cache, monkeypatch) -> Path:
     from tasks.kmb_phonebook.build import write_fresh_task

@@ -1,35 +1,106 @@
-"""The board from submissions, and its page in a real headless Chromium."""
+"""The board: from submissions (partial rows, reproductions), by hand (win rates, escaping), and
+its page in a real headless Chromium (overview first, filters, sorting, plots)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from bench.board.page import build_board
+from bench.board.markdown import board_markdown
+from bench.board.overview import overview_frame
+from bench.board.page import board_html, build_board, write_board
+from bench.board.reproduce import Reproduction, save_reproductions
+from bench.board.rows import with_board_columns
 from bench.board.submission import create_submission
+from bench.report.directions import Directions
+from bench.run.record import find_records, load_record
+
+HOSTILE_MODEL = "a|b<script>"
+HOSTILE_TASK = 'kmb_<b>"x'
+# kmb_up: higher is better; HOSTILE_TASK: lower is better, so its order flips.
+DIRECTIONS = Directions({"kmb_up": {"exact_match": True}, HOSTILE_TASK: {"exact_match": False}})
+
+
+def row(task: str, model: str, memory: str, score: float, n: int = 40, questions: int = 40, **extra) -> dict:
+    """One board row as `board_frame` makes it, with made-up but plausible costs."""
+    name = memory.split("`")[0]  # a registered memory, whatever its label says
+    base = {"task": task, "model": model, "memory": memory, "memory_name": name, "seed": 0,
+            "run_id": f"{task}-{model}-{memory}-{n}", "primary_metric": "exact_match", "n_queries": n,
+            "questions": questions, "exact_match": score, "exact_match_stderr": 0.05, "score": score,
+            "score_stderr": 0.05, "write_seconds": 2.0, "read_seconds": 4.0, "total_seconds": 6.0,
+            "seconds_per_query": 0.1, "context_tokens_per_query": 100.0 * len(memory), "storage_bytes": 2048,
+            "trainable_params": 0, "retention": None, "submission": "sub_[1]"}  # fmt: skip
+    return {**base, **extra}
+
+
+def hand_frame() -> pd.DataFrame:
+    """Two models x three memories on two tasks, a hostile model and memory label, one partial row."""
+    rows = []
+    for task, scores in (("kmb_up", (0.9, 0.5, 0.5, 0.2, 0.1, 0.3)), (HOSTILE_TASK, (0.1, 0.4, 0.4, 0.9, 0.6, 0.8))):
+        pairs = [(m, mem) for m in ("m1", HOSTILE_MODEL) for mem in ("none", "icl", "rag`*x*`")]
+        rows += [row(task, m, mem, s) for (m, mem), s in zip(pairs, scores, strict=True)]
+    rows.append(row("kmb_up", "m2", "icl", 1.0, n=3))  # the best score, but only 3 of 40 questions
+    return pd.DataFrame(rows)
 
 
 @pytest.fixture
 def board(runs, tmp_path) -> Path:
+    """A board of real runs: three questions of 36 (`--limit 3`), so partial; one row reproduced."""
     root = tmp_path / "submissions"
     create_submission(runs, root, "tiny-test", "KMBench tests", "2 CPU cores")
     bad = create_submission(runs, root, "tiny-broken", "KMBench tests", "2 CPU cores")
     next(bad.rglob("*.samples.jsonl")).unlink()
-    text, problems = build_board(root, tmp_path / "board")
+    first = load_record(find_records(root / "tiny-test")[0]).run.run_id
+    save_reproductions(tmp_path / "reproduced/tiny-test.json", [Reproduction(first, checked=3, identical=3)], None)
+    text, problems = build_board(root, tmp_path / "board", tmp_path / "reproduced")
     assert problems and all("tiny-broken" in p for p in problems)  # refused, so left out
     assert "tiny-broken" not in text and text.count("| tiny-test |") == 2
     return tmp_path / "board"
 
 
-def test_board_files(board):
-    assert (board / "README.md").read_text().startswith("# KMBench leaderboard")
-    html = (board / "site/index.html").read_text()
-    assert html.count("<tr>") == 1 + 2 and "kmb_phonebook_1k_accuracy_vs_cost.png" in html
-    for png in ("kmb_phonebook_1k_accuracy_vs_cost.png", "kmb_phonebook_1k_accuracy_vs_context.png"):
-        assert (board / "site" / png).read_bytes()[:4] == b"\x89PNG"
+def test_partial_rows_are_shown_unranked_with_their_reproduction(board):
+    text = (board / "README.md").read_text()
+    assert text.startswith("# KMBench leaderboard") and text.index("## Overview") < text.index("kmb\\_phonebook\\_1k")
+    assert "No full runs yet" in text  # the overview ranks full runs only
+    rows = [line for line in text.splitlines() if "| tiny-test |" in line]
+    assert all(line.startswith("| partial 3/36 |") for line in rows)
+    assert sorted(line.split(" | ")[4] for line in rows) == ["3/3", "not reproduced"]
+    page = (board / "site/index.html").read_text()
+    assert page.count('<tr class="partial"') == 2 and "No plot: only partial rows" in page
+    assert not list((board / "site").glob("*.png"))  # partial rows are in no Pareto front
+
+
+def test_mean_win_rate_counts_full_rows_only_in_each_task_direction():
+    frame = with_board_columns(hand_frame())
+    overview = overview_frame(frame, DIRECTIONS).set_index(["model", "memory"])
+    # kmb_up (higher better): none 0.9 beats all 5; icl 0.5 ties rag`*x*` 0.5, beats 3 -> 3.5/5.
+    # HOSTILE_TASK (lower better): none 0.1 beats all 5; icl 0.4 ties rag, beats 3 -> 3.5/5.
+    assert overview.loc[("m1", "none"), "win_rate"] == pytest.approx(1.0)
+    assert overview.loc[("m1", "icl"), "win_rate"] == pytest.approx(0.7)
+    assert overview.loc[(HOSTILE_MODEL, "icl"), "win_rate"] == pytest.approx((0 / 5 + 2 / 5) / 2)
+    assert ("m2", "icl") not in overview.index  # partial only: shown in its task, not aggregated
+    assert len(overview) == 6 and list(overview["rank"])[:2] == [1.0, 2.0]
+    assert overview["tasks"].eq(2).all() and overview["board_tasks"].eq(2).all()
+
+
+def test_markdown_escapes_submitted_names():
+    text = board_markdown(hand_frame(), DIRECTIONS)
+    assert "<script>" not in text and "<b>" not in text
+    assert "a\\|b&lt;script&gt;" in text and "rag\\`\\*x\\*\\`" in text and "sub\\_\\[1\\]" in text
+    assert '## kmb\\_&lt;b&gt;"x (exact\\_match, 40 questions)' in text
+    for table in re.findall(r"(?:^\|.*\|$\n?)+", text, flags=re.M):  # every line splits into its header's cells
+        widths = {len(re.split(r"(?<!\\)\|", line)) for line in table.splitlines()}
+        assert len(widths) == 1, table
+    lines = text.splitlines()
+    up = lines.index("## kmb\\_up (exact\\_match, 40 questions)")
+    assert lines[up + 4].startswith("| 1 | m1 | none |") and lines[up + 10].startswith("| partial 3/40 | m2 |")
+    page = board_html(hand_frame(), {}, DIRECTIONS)
+    assert "a|b<script>" not in page and "a|b&lt;script&gt;" in page and 'data-task="kmb_&lt;b&gt;&quot;x"' in page
 
 
 def chromium_driver():
@@ -59,24 +130,50 @@ def chromium_driver():
     return webdriver.Chrome(service=Service(chromedriver), options=options)
 
 
-def column_values(driver, column: int) -> list[float]:
-    cells = driver.find_elements("css selector", f"table.board tbody tr td:nth-child({column + 1})")
+def visible(driver, css: str) -> list:
+    return [e for e in driver.find_elements("css selector", css) if e.is_displayed()]
+
+
+def column_values(table, column: int) -> list[float]:
+    cells = table.find_elements("css selector", f"tbody tr td:nth-child({column + 1})")
     return [float(c.get_attribute("data-value")) for c in cells]
 
 
-def test_page_sorts_and_shows_plots_without_console_errors(board):
+def test_page_opens_on_the_overview_filters_sorts_and_shows_plots(tmp_path):
+    from selenium.webdriver.support.ui import Select
+
+    write_board(hand_frame(), tmp_path, DIRECTIONS)
     driver = chromium_driver()
     try:
-        driver.get((board / "site/index.html").resolve().as_uri())
-        headers = driver.find_elements("css selector", "table.board th")
+        driver.get((tmp_path / "site/index.html").resolve().as_uri())
+        sections = driver.find_elements("css selector", "section")
+        assert sections[0].get_attribute("id") == "overview" and len(sections) == 3
+        overview = sections[0].find_element("css selector", "table")
+        assert len(overview.find_elements("css selector", "tbody tr")) == 6  # 2 models x 3 memories, all full
+
+        headers = overview.find_elements("css selector", "th")
         context = next(i for i, h in enumerate(headers) if h.text.startswith("context tok/query"))
         headers[context].click()
-        ascending = column_values(driver, context)
+        ascending = column_values(overview, context)
         assert ascending == sorted(ascending) and ascending[0] < ascending[-1]
-        headers[context].click()
-        assert column_values(driver, context) == sorted(ascending, reverse=True)
+
+        Select(driver.find_element("id", "filter-memory")).select_by_visible_text("icl")
+        shown = visible(driver, "tr[data-memory]")
+        assert shown and {r.get_attribute("data-memory") for r in shown} == {"icl"}
+        assert len(visible(driver, "#overview tbody tr")) == 2 and len(visible(driver, "section.task")) == 2
+
+        Select(driver.find_element("id", "filter-model")).select_by_visible_text("m2")  # partial on kmb_up only
+        assert visible(driver, "#overview tbody tr") == [] and len(visible(driver, "section.task")) == 1
+        Select(driver.find_element("id", "filter-model")).select_by_index(0)
+        Select(driver.find_element("id", "filter-memory")).select_by_index(0)
+
+        Select(driver.find_element("id", "filter-task")).select_by_visible_text(HOSTILE_TASK)
+        tasks = visible(driver, "section.task")
+        assert [s.get_attribute("data-task") for s in tasks] == [HOSTILE_TASK]
+        assert len(visible(driver, "#overview tbody tr")) == 6  # the overview is over all tasks
+
         widths = driver.execute_script("return Array.from(document.images).map(i => i.complete && i.naturalWidth)")
-        assert len(widths) == 2 and all(w > 100 for w in widths)
+        assert len(widths) == 4 and all(w > 100 for w in widths)
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
     finally:

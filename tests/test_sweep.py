@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import bench.run.runner
 from bench.core.errors import UserError
 from bench.run.record import find_records, load_record
 from bench.run.runner import RunSettings
+from bench.study.executors import Resources
 from bench.study.sweep import load_sweep, run_sweep
 
 GRID = """
@@ -35,8 +37,15 @@ def test_grid_expands_every_axis(tmp_path):
     sweep = load_sweep(write_grid(tmp_path, GRID.format(model="m")))
     cells = sweep.cells()
     assert len(cells) == 2 * (1 + 2 + 2)  # seeds x (none + icl budgets + lora ranks)
-    assert {(m, c.get("rank")) for _, _, _, _, m, c in cells if m == "lora"} == {("lora", 2), ("lora", 4)}
-    assert {b for _, _, b, _, m, _ in cells if m == "icl"} == {16, 64}
+    assert {(m, c.get("rank")) for _, _, _, _, m, c, _ in cells if m == "lora"} == {("lora", 2), ("lora", 4)}
+    assert {b for _, _, b, _, m, _, _ in cells if m == "icl"} == {16, 64}
+    assert {r for *_, r in cells} == {Resources()}  # nothing asked: one CPU, no GPU
+
+
+def test_memory_entries_ask_for_resources_and_keep_them_out_of_the_config(tmp_path):
+    text = "name: x\ntasks: [t]\nmemories: [{memory: lora, rank: 2, num_gpus: 0.5, num_cpus: 4}]\n"
+    [cell] = load_sweep(write_grid(tmp_path, text)).cells()
+    assert cell[5] == {"rank": 2} and cell[6] == Resources(num_cpus=4, num_gpus=0.5)
 
 
 @pytest.mark.parametrize(
@@ -47,6 +56,9 @@ def test_grid_expands_every_axis(tmp_path):
         ("name: x\ntasks: [t]\nmemories: [none]\nseed: [1]\n", "unknown field"),
         ("name: x\ntasks: [t]\nmemories: none\n", "`memories` is a list"),
         ("name: x\ntasks: [t\n", "malformed YAML"),
+        ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_gpus: -1}]\n", "num_gpus must be >= 0"),
+        ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_cpus: many}]\n", "num_cpus: cannot read 'many'"),
+        ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_gpus: [1]}]\n", "num_gpus must be a number"),
     ],
 )
 def test_bad_grids_are_user_errors(tmp_path, text, reason):
@@ -71,10 +83,23 @@ def test_an_interrupted_sweep_resumes_with_every_record_exactly_once(tiny_model_
     first = {p: p.stat().st_mtime_ns for p in find_records(settings.out)}
     assert len(first) == 4
     monkeypatch.setattr(bench.run.runner, "run_one", real_run_one)
-    records = run_sweep(sweep, settings)
+    result = run_sweep(sweep, settings)
+    records = result.records
+    assert not result.failures
     paths = find_records(settings.out)
     assert len(records) == len(paths) == 10
     assert len({load_record(p).run.run_id for p in paths}) == 10
     assert all(p.stat().st_mtime_ns == t for p, t in first.items())  # finished runs were not redone
     budgets = sorted(r.cost.context_budget for r in records if r.memory.name == "icl")
     assert budgets == [16, 16, 64, 64]
+
+
+def test_the_ray_executor_without_ray_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    from bench.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the `ray` extra were not installed
+    grid = write_grid(tmp_path, "name: x\ntasks: [kmb_phonebook_1k]\nmemories: [none]\n")
+    code = main(["sweep", str(grid), "--executor", "ray", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("kmbench: error: --executor ray needs Ray") and len(err.splitlines()) == 1
+    assert not (tmp_path / "runs").exists()

@@ -1,82 +1,30 @@
 """Check a leaderboard submission without running any of its code.
 
-Everything is read as data (JSON, YAML via safe_load); scores are recomputed with this
-kmbench's own task code from the per-sample logs, against this kmbench's own task data.
-Each problem is one line, `<file>: <what is wrong>`.
+Everything is read as data (JSON, YAML via safe_load), after the folder's files pass their
+caps (`files`). Each record's identity is recomputed from its own fields (run id, label,
+primary metric, commit in this project's history, seeds 0..k-1); its scores are re-derived
+from the per-sample logs with this kmbench's task code and data (`rescore`); its costs are
+held against what it implies (`plausible`); with `--reproduce` its answers are rerun
+(`reproduce`). Each problem is one line, `<file>: <what is wrong>`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.answer.lm import gold_doc
-from bench.board.files import CAPS, folder_problems
+from bench.board.files import folder_problems
 from bench.board.plausible import cost_problems
+from bench.board.reproduce import SAMPLE, Reproducer, Reproduction
+from bench.board.rescore import check_forgetting, check_judge, check_routing, check_samples
+from bench.board.state import TaskFacts, Validation, task_facts
 from bench.board.submission import SUBMISSION_FILE, submission_records
 from bench.core.errors import UserError
 from bench.core.paths import PROJECT_ROOT
-from bench.harness.judging import METRIC as JUDGE_METRIC
-from bench.harness.judging import RUBRIC_SHA256, parse_score
-from bench.harness.scoring import stderr_of
-from bench.parts.routing import ROUTER_METRIC, router_precision
 from bench.run.identity import RunIdentity
 from bench.run.memories import make_memory, memory_label, traits_of
-from bench.run.record import RunRecord, migrate, read_samples, samples_path_for
-from bench.run.retention import PROBE_TASK, forgetting
-
-ROUNDING = 1e-6
-FIRST_SCHEMA_WITH_RETENTION = 2  # older records predate the probe: migrated without it, as they ran
-
-
-@dataclass
-class TaskFacts:
-    """This kmbench's view of a task, computed once per validation."""
-
-    version: str
-    corpus_sha256: str
-    docs: list[dict[str, Any]]
-    process_results: Any
-    primary_metric: str
-    corpus: Any = None  # the task's Corpus, for re-deriving oracle routing
-
-
-@dataclass
-class Validation:
-    folder: Path
-    problems: list[str] = field(default_factory=list)
-    tasks: dict[str, TaskFacts | None] = field(default_factory=dict)
-    accepted: dict[tuple, str] = field(default_factory=dict)  # runs of submissions accepted before
-    seen: dict[tuple, str] = field(default_factory=dict)  # runs of this submission
-    manager: Any = None
-    commits: dict[str, bool] = field(default_factory=dict)  # sha -> in this project's history
-    tokenizers: dict[str, Any] = field(default_factory=dict)  # model name -> tokenizer, for token splits
-
-    def fail(self, path: Path, what: str) -> None:
-        self.problems.append(f"{path}: {what}")
-
-
-def task_facts(v: Validation, name: str) -> TaskFacts | None:
-    if name not in v.tasks:
-        from lm_eval.tasks import get_task_dict
-        from lm_eval.tasks._yaml_loader import load_yaml
-
-        from bench.harness.taskspec import task_manager, task_spec
-
-        v.manager = v.manager or task_manager()
-        if name not in v.manager.task_index:
-            v.tasks[name] = None
-            return None
-        spec = task_spec(v.manager, name)
-        task = get_task_dict([name], v.manager)[name]
-        config = load_yaml(spec.yaml_path, resolve_func=True)
-        docs = [dict(d) for d in task.test_docs()]
-        corpus = spec.corpus() if spec.corpus_path else None
-        sha = corpus.sha256 if corpus else ""
-        v.tasks[name] = TaskFacts(spec.version, sha, docs, config.get("process_results"), spec.primary_metric, corpus)
-    return v.tasks[name]
+from bench.run.record import RunRecord, migrate
 
 
 def check_submission_file(v: Validation) -> dict[str, Any] | None:
@@ -212,133 +160,6 @@ def check_identity(v: Validation, path: Path, r: RunRecord) -> Any:
     return memory
 
 
-def rescore(facts: TaskFacts, sample: dict[str, Any]) -> dict[str, float]:
-    response = sample["filtered_response"]
-    results = [response] if isinstance(response, str) else response  # generated text, or each choice's score
-    return {k: float(v) for k, v in facts.process_results(sample["doc"], results).items()}
-
-
-def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> list[dict[str, Any]] | None:
-    """Re-score every logged answer; returns the samples when they cover the questions."""
-    samples_path = samples_path_for(path)
-    if samples_path is None:
-        v.fail(path, "per-sample log (.samples.jsonl or .samples.jsonl.gz) is missing")
-        return None
-    try:
-        samples = read_samples(samples_path, max_bytes=CAPS.max_decompressed_bytes)
-    except (OSError, EOFError, ValueError) as exc:
-        v.fail(samples_path, f"unreadable ({exc})")
-        return None
-    expected = min(len(facts.docs), r.task.limit or len(facts.docs))
-    doc_ids = [s.get("doc_id") for s in samples]
-    if len(samples) != expected or r.task.n_queries != expected or sorted(doc_ids) != list(range(expected)):
-        v.fail(samples_path, f"{len(samples)} samples for {expected} questions; every question needs one sample")
-        return None
-    if any(s.get("doc") != facts.docs[s["doc_id"]] for s in samples):
-        v.fail(samples_path, "sample questions or answers differ from the task's data")
-        return None
-    for key in ("context_tokens", "prompt_tokens"):
-        mean = sum(s.get(key, 0) for s in samples) / len(samples)
-        if abs(mean - getattr(r.cost, f"{key}_per_query")) > 0.01:
-            v.fail(path, f"cost.{key}_per_query disagrees with the samples' mean {mean:.2f}")
-    logged = [dict(s.get("metrics") or {}) for s in samples]
-    judged = [m.pop(JUDGE_METRIC, None) for m in logged]
-    if facts.process_results is not None:
-        rescored = [rescore(facts, s) for s in samples]
-        if any(have != want for have, want in zip(logged, rescored, strict=True)):
-            v.fail(samples_path, "logged per-sample scores differ from re-scoring the responses")
-    else:  # lm-eval's built-in metrics (e.g. acc): the aggregate is checked against the logged samples
-        rescored = logged
-    if r.judge is not None:  # the judge's score re-parsed from what it said
-        for s, m in zip(samples, rescored, strict=True):
-            m[JUDGE_METRIC] = (parse_score(s.get("judge_output", "")) or 0.0) / 10
-        if any(score != m[JUDGE_METRIC] for score, m in zip(judged, rescored, strict=True)):
-            v.fail(samples_path, "logged judge scores differ from re-parsing the judge's outputs")
-    for s, m in zip(samples, rescored, strict=True):  # a router's precision@k from the routing it logged
-        if (precision := router_precision([s])) and ROUTER_METRIC not in m:
-            m[ROUTER_METRIC] = precision[0]
-    for name, metric in r.metrics.items():
-        values = [float(m[name]) for m in rescored if name in m]  # a per-level score covers its level only
-        if not values:
-            v.fail(path, f"{name}: no sample yields this metric")
-            continue
-        if abs(sum(values) / len(values) - metric.value) > ROUNDING:
-            v.fail(path, f"{name} is {metric.value} but the samples score {sum(values) / len(values):.6f}")
-        if metric.stderr is not None and abs(stderr_of(values) - metric.stderr) > ROUNDING:
-            v.fail(path, f"{name} stderr is {metric.stderr} but the samples give {stderr_of(values):.6f}")
-    return samples
-
-
-def check_routing(v: Validation, path: Path, r: RunRecord, memory: Any, facts: TaskFacts, samples: list) -> None:
-    """Every logged oracle gold is re-derived from the task's data and the memory's own split."""
-    routed = [s for s in samples if s.get("routing")]
-    if not routed:
-        return
-    if memory is None or facts.corpus is None:
-        v.fail(path, "routing is logged but the memory's modules cannot be re-derived")
-        return
-    module_of = memory.module_of(facts.corpus, lambda text: token_count(v, r.model.name, text))
-    wrong = [s["doc_id"] for s in routed if s["routing"].get("gold") != module_of.get(gold_doc(s["doc"]) or "")]
-    if wrong:
-        v.fail(path, f"logged oracle gold differs from the task data for {len(wrong)} question(s), e.g. {wrong[0]}")
-
-
-def token_count(v: Validation, model: str, text: str) -> int:
-    """Tokens of `text` for the model a record names (for corpora split by tokens)."""
-    if model not in v.tokenizers:
-        from transformers import AutoTokenizer
-
-        from bench.model.loading import resolve_source
-
-        v.tokenizers[model] = AutoTokenizer.from_pretrained(resolve_source(model))
-    return len(v.tokenizers[model](text, add_special_tokens=False).input_ids)
-
-
-def check_judge(v: Validation, path: Path, r: RunRecord, samples: list) -> None:
-    if r.judge is None:
-        return
-    if r.judge.rubric_sha256 != RUBRIC_SHA256:
-        v.fail(path, "judged with another rubric than this kmbench's (rubric hash differs)")
-    if any(not isinstance(s.get("judge_output"), str) for s in samples):
-        v.fail(path, "a judged sample has no judge output to re-parse")
-
-
-def check_forgetting(v: Validation, path: Path, r: RunRecord, written: int) -> None:
-    """Retention is required where adapters are installed, on the pinned probe; both sides of
-    the probe are re-scored with the probe task's own scoring."""
-    f = r.forgetting
-    if f is None:
-        if written >= FIRST_SCHEMA_WITH_RETENTION and traits_of(r.memory.name, r.memory.config).installs_adapters:
-            v.fail(path, f"no retention: a memory that installs adapters must carry the {PROBE_TASK} probe")
-        return
-    if f.task != PROBE_TASK:
-        v.fail(path, f"retention measured on {f.task!r}; the probe is {PROBE_TASK!r}")
-        return
-    facts = task_facts(v, f.task)
-    if facts is None or facts.version != f.version:
-        v.fail(path, f"forgetting probe {f.task!r} v{f.version} is not this kmbench's")
-        return
-    if not (len(f.base_answers) == len(f.memory_answers) == len(facts.docs)):
-        v.fail(path, f"forgetting: {len(f.memory_answers)} answers for {len(facts.docs)} probe questions")
-        return
-
-    def exact(answers: list[str]) -> list[float]:
-        pairs = zip(facts.docs, answers, strict=True)
-        return [rescore(facts, {"doc": doc, "filtered_response": a})["exact_match"] for doc, a in pairs]
-
-    want = forgetting(
-        (f.base_answers, exact(f.base_answers), f.version), (f.memory_answers, exact(f.memory_answers), f.version)
-    )
-    stated = None if f.retention is None else round(f.retention, 9)
-    wanted = None if want.retention is None else round(want.retention, 9)
-    if (f.base_correct, f.retained, stated) != (want.base_correct, want.retained, wanted):
-        v.fail(
-            path,
-            f"forgetting says {f.retained}/{f.base_correct} retained; "
-            f"its answers give {want.retained}/{want.base_correct}",
-        )
-
-
 def check_duplicates(v: Validation, path: Path, r: RunRecord) -> None:
     judge = r.judge.model if r.judge else None  # a judged run may sit beside the same run unjudged
     for key in (("run_id", r.run.run_id), ("run", r.task.name, r.model.name, r.memory.label, r.run.seed, judge)):
@@ -376,19 +197,59 @@ def check_record(v: Validation, path: Path, sub: dict[str, Any] | None) -> RunRe
     for problem in cost_problems(record, traits, samples):
         v.fail(path, problem)
     check_forgetting(v, path, record, written)
+    if v.reproducer is not None and samples is not None and memory is not None:
+        v.to_reproduce.append((path, record, samples))
     return record
 
 
+def check_reproductions(v: Validation, rows: list[tuple[Path, RunRecord, list[dict[str, Any]]]]) -> None:
+    """Rerun the rows, cheapest first so a budget covers the most; refuse a row whose answers
+    do not come out again (fewer than `MIN_IDENTICAL` of them)."""
+
+    def expected_seconds(row: tuple[Path, RunRecord, list]) -> float:
+        r = row[1]
+        training = r.cost.write_seconds if traits_of(r.memory.name, r.memory.config).trains_parameters else 0.0
+        return training + r.cost.seconds_per_query * min(r.task.n_queries, SAMPLE)
+
+    for path, r, samples in sorted(rows, key=expected_seconds):
+        budget = stated_budget(r)
+        if budget == "unknown":
+            continue  # already refused: the run id names no budget to rerun with
+        found = v.reproducer.run(r, samples, budget)
+        v.reproductions.append(found)
+        shown = f"reproduced {found.cell()}" if found.checked else f"not reproduced: {found.reason}"
+        print(f"  {r.task.name} / {r.memory.label} (seed {r.run.seed}): {shown}", flush=True)
+        if found.refused:
+            v.fail(path, f"answers do not reproduce: {found.identical}/{found.checked} identical; {found.example}")
+        claim = v.claimed.get(r.run.run_id)  # another CPU may flip a rare greedy tie: a note, not a refusal
+        if claim is not None and claim.checked and found.checked and claim.cell() != found.cell():
+            print(f"  note: the committed reproduction says {claim.cell()}, this rerun {found.cell()}", flush=True)
+
+
 def validate_submission(folder: Path, accepted: dict[tuple, str] | None = None) -> list[str]:
-    """Every problem with one submission folder; an empty list means it is accepted.
+    """Every problem with one submission folder; an empty list means it is accepted."""
+    return run_validation(folder, accepted).problems
+
+
+def run_validation(
+    folder: Path,
+    accepted: dict[tuple, str] | None = None,
+    reproducer: Reproducer | None = None,
+    claimed: dict[str, Reproduction] | None = None,
+) -> Validation:
+    """Validate one submission folder; `.problems` empty means it is accepted.
 
     `accepted` holds the runs of submissions already accepted (to refuse duplicates across
     folders); an accepted submission adds its own runs to it. Nothing in the folder can stop
-    the validation of another: an unexpected error becomes this submission's problem.
+    the validation of another: an unexpected error becomes this submission's problem. With a
+    `reproducer`, every row is also rerun (what it found is in `.reproductions`), and
+    `claimed` (the committed reproductions) is held against the reruns.
     """
-    v = Validation(folder, accepted=accepted if accepted is not None else {})
+    v = Validation(folder, accepted=accepted if accepted is not None else {}, reproducer=reproducer)
+    v.claimed = claimed or {}
     if problems := folder_problems(folder):
-        return problems
+        v.problems.extend(problems)
+        return v
     sub = check_submission_file(v)
     paths = submission_records(folder)
     if not paths:
@@ -403,9 +264,11 @@ def validate_submission(folder: Path, accepted: dict[tuple, str] | None = None) 
         if record is not None:
             records.append((path, record))
     check_seeds(v, records)
+    if v.reproducer is not None and not v.problems:  # a refused submission is not worth the machine time
+        check_reproductions(v, v.to_reproduce)
     if not v.problems:
         v.accepted.update(v.seen)
-    return v.problems
+    return v
 
 
 def submission_folders(path: Path) -> list[Path]:

@@ -89,6 +89,7 @@ def write_byok_task(corpus_path: Path, qa_path: Path, name: str | None = None) -
 
     from bench.core.memory import Corpus
     from bench.core.paths import cache_dir
+    from bench.core.staging import staged_folder
 
     corpus = Corpus.from_jsonl(corpus_path)
     rows = read_qa(qa_path)
@@ -97,9 +98,8 @@ def write_byok_task(corpus_path: Path, qa_path: Path, name: str | None = None) -
     digest = hashlib.sha256((corpus.sha256 + json.dumps(rows, sort_keys=True)).encode()).hexdigest()[:12]
     folder = cache_dir() / "tasks" / f"{task}-{digest}"
     if not (folder / f"{task}.yaml").is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        write_jsonl(folder / "qa.jsonl", rows)
-        write_jsonl(folder / "corpus.jsonl", ({"id": d.id, "contents": d.contents} for d in corpus.documents))
-        yaml_text = BYOK_YAML.format(template=QA_TEMPLATE, task=task)
-        (folder / f"{task}.yaml").write_text(yaml_text)
+        with staged_folder(folder, complete=lambda f: (f / f"{task}.yaml").is_file()) as scratch:
+            write_jsonl(scratch / "qa.jsonl", rows)
+            write_jsonl(scratch / "corpus.jsonl", ({"id": d.id, "contents": d.contents} for d in corpus.documents))
+            (scratch / f"{task}.yaml").write_text(BYOK_YAML.format(template=QA_TEMPLATE, task=task))
     return folder, task

@@ -19,11 +19,18 @@ from bench.core.memory import Corpus
 from bench.core.metrics import metric_direction
 from bench.core.paths import TASKS_DIR
 
+# How far a task's questions stand from the lines the memory was given (`metadata.level`), in
+# the order the depth view shows them: the training wording itself, other wordings of the same
+# question, the fact asked backwards (the answer given, its key asked), and questions that need
+# two facts at once. A task that names no level is left out of the depth view.
+LEVELS = ("verbatim", "paraphrase", "reverse", "multi_hop")
+
 
 @dataclass(frozen=True)
 class TaskSpec:
     """What KMBench needs from a task beyond what lm-eval reads: its corpus, version, headline
-    metric and which way each of its metrics is better."""
+    metric, which way each of its metrics is better, and how far its questions stand from the
+    knowledge as written (`level`, one of `LEVELS`; None when the task does not say)."""
 
     name: str
     yaml_path: Path
@@ -31,6 +38,7 @@ class TaskSpec:
     corpus_path: Path | None  # None for a probe: questions asked beside other tasks' runs
     primary_metric: str
     judged: bool = False  # whether the optional LLM judge (`--judge`) grades this task's answers
+    level: str | None = None  # `metadata.level`; part of equality and hash, like the other plain fields
     # metric name -> its metric_list entry's `higher_is_better` (lm-eval's default where absent)
     higher_is_better: Mapping[str, bool] = field(default_factory=dict, compare=False)
 
@@ -97,11 +105,22 @@ def task_spec(manager, name: str) -> TaskSpec:
         corpus_path=(yaml_path.parent / meta["corpus"]).resolve() if "corpus" in meta else None,
         primary_metric=str(meta.get("primary_metric") or (metrics[0] if metrics else "exact_match")),
         judged=bool(meta.get("judge")),
+        level=task_level(name, meta.get("level")),
         higher_is_better={
             m["metric"]: bool(m["higher_is_better"]) if "higher_is_better" in m else default_direction(m["metric"])
             for m in entries
         },
     )
+
+
+def task_level(name: str, value: Any) -> str | None:
+    """A task's `metadata.level`, checked here so a typo fails at planning rather than hiding
+    the task from the depth view."""
+    if value is None:
+        return None
+    if value not in LEVELS:
+        raise UserError(f"task {name}: metadata.level {value!r} is not one of {', '.join(LEVELS)}")
+    return str(value)
 
 
 def default_direction(metric: str) -> bool:

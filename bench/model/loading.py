@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from bench.core.errors import UserError
 from bench.core.memory import LoadedModel
 from bench.core.paths import cache_dir
+from bench.core.staging import staged_folder
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,9 @@ def converted_folder(alias: str) -> Path:
     model.config.quantization_config = None
     if hasattr(model.config, "__dict__"):
         model.config.__dict__.pop("quantization_config", None)
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    partial.rename(target)
+    with staged_folder(target, complete=lambda folder: (folder / "config.json").is_file()) as scratch:
+        model.save_pretrained(scratch)
+        tokenizer.save_pretrained(scratch)
     return target
 
 

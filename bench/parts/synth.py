@@ -2,10 +2,18 @@
 the amount: raw text, QA pairs, summaries, rewrites, and mixes (QA40, Summary8+QA40 ...).
 
 A format is `+`-joined parts, each a kind and a count per document: `raw`, `qa40`,
-`summary8+qa40`, `raw+rewrite4+qa40`. The synthetic parts come from a generator: a local
-model (default: the model under test) sampling from the prompts below, or `template` for
-one-line facts (PhoneBook, CounterFact), which needs no model. Generated documents are cached
-with the generator and prompt that made them, so a format is generated once per model.
+`summary8+qa40`, `raw+rewrite4+qa40`, `raw+paraphrase4`. The synthetic parts come from a
+generator: a local model (default: the model under test) sampling from the prompts below, or
+`template` for one-line facts (PhoneBook, CounterFact), which needs no model. Generated
+documents are cached with the generator and prompt that made them, so a format is generated
+once per model.
+
+`paraphraseN` keeps a document's shape and changes its words: a PhoneBook line stays a
+question and its number, asked another way; a statement keeps its subject, relation and
+object, framed another way. Its templates are kept apart from the depth probes' wordings
+(tasks/*/probes.py; the tests check that no four-word run is shared), or training on them
+would teach the probe's own question. A model generator writes freely, so it may happen on a
+probe wording; the probes then measure less than they claim.
 """
 
 from __future__ import annotations
@@ -23,17 +31,19 @@ from bench.core.errors import UserError
 from bench.core.jsonl import write_jsonl
 from bench.core.memory import Corpus, Document, LoadedModel, Recall
 from bench.core.paths import cache_dir
+from bench.core.staging import staged_folder
 from bench.model.adapters import adapters_active
 from bench.model.loading import render_prompt
 
-KINDS = ("raw", "qa", "summary", "rewrite")
+KINDS = ("raw", "qa", "summary", "rewrite", "paraphrase")
 PROMPTS = {
     "qa": "{doc}\n\nWrite one question about the text above, then its short answer.\nQuestion:",
     "summary": "{doc}\n\nA short summary of the text above:\n",
     "rewrite": "{doc}\n\nThe same text, rewritten in other words:\n",
+    "paraphrase": "{doc}\n\nThe same text said differently, with every name, number and fact kept:\n",
 }
 ANSWER_PROMPT = "Question: {question}\nAnswer:"
-MAX_NEW_TOKENS = {"qa": 48, "summary": 96, "rewrite": 160}
+MAX_NEW_TOKENS = {"qa": 48, "summary": 96, "rewrite": 160, "paraphrase": 160}
 PHONEBOOK_LINE = re.compile(r"^Question: What is the phone number of (?P<name>.+)\? Answer: (?P<number>\S+)$")
 TEMPLATES = {  # one-line facts: PhoneBook entries, and "<subject and relation> <object>" statements
     "phonebook": {
@@ -50,6 +60,14 @@ TEMPLATES = {  # one-line facts: PhoneBook entries, and "<subject and relation> 
             "{name} can be called at {number}.",
             "Dial {number} to call {name}.",
         ],
+        "paraphrase": [  # the question reworded, the answer kept: none is a probe's wording
+            "Question: What number belongs to {name}? Answer: {number}",
+            "Question: Under which number is {name} listed? Answer: {number}",
+            "Question: How can I phone {name}? Answer: {number}",
+            "Question: Tell me {name}'s number. Answer: {number}",
+            "Question: What number do you call for {name}? Answer: {number}",
+            "Question: Give the contact number of {name}. Answer: {number}",
+        ],
     },
     "statement": {
         "qa": [
@@ -60,6 +78,12 @@ TEMPLATES = {  # one-line facts: PhoneBook entries, and "<subject and relation> 
         ],
         "summary": ["{head} {tail}."],
         "rewrite": ["It is a fact that {head} {tail}.", "Note: {head} {tail}.", "{head} {tail}, as is known."],
+        "paraphrase": [  # the statement in other frames, its object still last
+            "Reportedly, {head} {tail}",
+            "As the records show, {head} {tail}",
+            "Here is something true: {head} {tail}",
+            "Everyone agrees that {head} {tail}",
+        ],
     },
 }
 
@@ -180,11 +204,12 @@ def synthesize(corpus: Corpus, part: FormatPart, generator: str, model: LoadedMo
         rows += [{"id": f"{doc.id}/{part.kind}{j}", "contents": text} for j, text in enumerate(items)]
     if not rows:
         raise UserError(f"format part {name}: the generator produced no usable training documents")
-    write_jsonl(folder / "data.jsonl", rows)
     meta = {"generator": source, "prompt": prompt, "kind": part.kind, "count": part.count, "seed": seed,
             "documents_in": len(corpus.documents), "documents_out": len(rows),
             "seconds": time.perf_counter() - started}  # fmt: skip
-    (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+    with staged_folder(folder, complete=lambda f: (f / "meta.json").is_file()) as scratch:
+        write_jsonl(scratch / "data.jsonl", rows)
+        (scratch / "meta.json").write_text(json.dumps(meta, indent=1))
     return Corpus.from_jsonl(folder / "data.jsonl", name=f"{corpus.name}/{name}")
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.core.metrics import stderr_column
+from bench.report.depth import depth_columns, depth_markdown, plot_depth
 from bench.report.directions import Directions, directions_for
 from bench.report.traits import trait_columns, with_traits
 from bench.run.record import find_records, load_record
@@ -43,14 +44,16 @@ def human_bytes(n: float) -> str:
 
 def load_table(records_root: Path) -> pd.DataFrame:
     """Every record under `records_root` as one flattened row, with its memory's traits
-    (`memory_family`, `memory_order`, `memory_color`) and its file's path."""
+    (`memory_family`, `memory_order`, `memory_color`), its task's level and corpus hash
+    (`level`, `corpus_sha256`, for the depth view) and its file's path."""
     paths = find_records(records_root)
     if not paths:
         raise UserError(f"no run records under {records_root}/records; run `kmbench run` first")
     rows = []
     for path in paths:
         record = load_record(path)
-        rows.append({**record.flatten(), **trait_columns(record.memory.name, record.memory.config), "path": str(path)})
+        traits = trait_columns(record.memory.name, record.memory.config)
+        rows.append({**record.flatten(), **traits, **depth_columns(record), "path": str(path)})
     return pd.DataFrame(rows)
 
 
@@ -107,7 +110,8 @@ def markdown_table(frame: pd.DataFrame, directions: Directions | None = None) ->
 
 
 def write_report(records_root: Path, reports_dir: Path) -> str:
-    """Write results.csv, results.md and the plots; return the Markdown for the terminal."""
+    """Write results.csv, results.md and the plots, and depth.md and depth.png where a corpus is
+    asked at several levels (`bench.report.depth`); return the Markdown for the terminal."""
     from bench.report.plots import plot_accuracy_vs_context, plot_accuracy_vs_write_cost
 
     frame = load_table(records_root)
@@ -118,4 +122,9 @@ def write_report(records_root: Path, reports_dir: Path) -> str:
     (reports_dir / "results.md").write_text(text)
     plot_accuracy_vs_context(frame, reports_dir / "accuracy_vs_context.png", directions)
     plot_accuracy_vs_write_cost(frame, reports_dir / "accuracy_vs_write_cost.png", directions)
+    depth = depth_markdown(frame)
+    if depth:
+        (reports_dir / "depth.md").write_text(depth)
+        plot_depth(frame, reports_dir / "depth.png")
+        text += "\n" + depth
     return text + f"\n(table, CSV and plots in {reports_dir}/)"

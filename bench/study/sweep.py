@@ -13,6 +13,10 @@ written twice. Example:
       - none
       - {memory: lora, grid: {rank: [4, 16]}}        # one run per rank
       - {memory: icl, budgets: [256, 1024, null], seeds: [0]}  # a run per budget (null: the window), one seed
+      - {memory: lora, num_gpus: 1, num_cpus: 4}     # what each run asks of a Ray cluster (`--executor ray`)
+
+`--executor ray` runs the same cells as Ray actors (`bench.study.executors`): same run ids, same
+records, the same skip rule.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +32,16 @@ from tqdm.auto import tqdm
 
 from bench.core.config import check, parse_config
 from bench.core.errors import UserError
+from bench.run.memories import memory_label
 from bench.run.record import RunRecord
-from bench.run.runner import RunSettings, execute, plan
+from bench.run.runner import Plan, RunSettings, execute, plan
+from bench.study.executors import EXECUTORS, Cell, Resources, SweepResult, import_ray, run_on_ray
 
 
 @dataclass(frozen=True)
 class MemoryEntry:
-    """One memory line of a grid: a name, fixed fields, a grid of fields, and context budgets."""
+    """One memory line of a grid: a name, fixed fields, a grid of fields, context budgets, and what
+    each of its runs asks of a Ray cluster (ignored in-process)."""
 
     memory: str
     fields: tuple[tuple[str, Any], ...] = ()
@@ -42,6 +49,7 @@ class MemoryEntry:
     budgets: tuple[int | None, ...] = (None,)
     seeds: tuple[int, ...] = ()  # empty: the sweep's seeds (greedy ICL/RAG need only one)
     tasks: tuple[str, ...] = ()  # empty: the sweep's tasks
+    resources: Resources = field(default_factory=Resources)
 
     def configs(self) -> list[dict[str, Any]]:
         names = [name for name, _ in self.grid]
@@ -68,10 +76,10 @@ class Sweep:
         check(bool(self.models), "models must not be empty")
         check(bool(self.seeds), "seeds must not be empty")
 
-    def cells(self) -> list[tuple[str, int, int | None, tuple[str, ...], str, dict[str, Any]]]:
-        """(model, seed, context budget, tasks, memory, fields): each cell runs on each of its tasks."""
+    def cells(self) -> list[tuple[str, int, int | None, tuple[str, ...], str, dict[str, Any], Resources]]:
+        """(model, seed, context budget, tasks, memory, fields, resources): each cell runs on each of its tasks."""
         return [
-            (model, seed, budget, entry.tasks or self.tasks, entry.memory, config)
+            (model, seed, budget, entry.tasks or self.tasks, entry.memory, config, entry.resources)
             for model in self.models
             for entry in self.memories
             for seed in entry.seeds or self.seeds
@@ -88,6 +96,7 @@ def memory_entry(item: Any, where: str) -> MemoryEntry:
     values = dict(item)
     name, grid, budgets = values.pop("memory"), values.pop("grid", {}), values.pop("budgets", [None])
     seeds, tasks = values.pop("seeds", []), values.pop("tasks", [])
+    asks = {key: values.pop(key) for key in ("num_cpus", "num_gpus") if key in values}
     if not isinstance(seeds, list) or not all(isinstance(x, int) for x in seeds):
         raise UserError(f"{where}: `seeds` is a list of integers")
     if not isinstance(tasks, list) or not all(isinstance(x, str) for x in tasks):
@@ -97,7 +106,10 @@ def memory_entry(item: Any, where: str) -> MemoryEntry:
     if not isinstance(budgets, list) or not all(b is None or (isinstance(b, int) and b >= 0) for b in budgets):
         raise UserError(f"{where}: `budgets` is a list of context budgets in tokens (null: the whole window)")
     grid_axes = tuple((k, tuple(v)) for k, v in grid.items())
-    return MemoryEntry(name, tuple(values.items()), grid_axes, tuple(budgets) or (None,), tuple(seeds), tuple(tasks))
+    resources = parse_config(Resources, asks, where=where)
+    return MemoryEntry(
+        name, tuple(values.items()), grid_axes, tuple(budgets) or (None,), tuple(seeds), tuple(tasks), resources
+    )
 
 
 def load_sweep(path: Path) -> Sweep:
@@ -121,15 +133,34 @@ def load_sweep(path: Path) -> Sweep:
     return parse_config(Sweep, values, where=str(path))
 
 
-def run_sweep(sweep: Sweep, base: RunSettings, models: tuple[str, ...] = ()) -> list[RunRecord]:
-    """Every run of the grid (existing records skipped); one model load per (model, seed, budget)."""
+def run_sweep(
+    sweep: Sweep,
+    base: RunSettings,
+    models: tuple[str, ...] = (),
+    executor: str = "in-process",
+    address: str | None = None,
+    retries: int = 3,
+) -> SweepResult:
+    """Every run of the grid (existing records skipped), here or on Ray; every mistake is found before the first run.
+
+    In-process: one model load per (model, seed, budget), and a failing run stops the sweep. On Ray
+    (`address`: a cluster, else RAY_ADDRESS or a local one): a failing run is reported and the rest go on.
+    """
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if retries < 0:
+        raise UserError("retries must be >= 0")
+    if address and executor != "ray":
+        raise UserError("a Ray address needs --executor ray")
+    if executor == "ray":
+        import_ray()  # missing: one line, before any planning
     if models:  # `--models` on the command line replaces the file's
         sweep = dataclasses.replace(sweep, models=models)
-    groups: dict[tuple, list[tuple[str, dict[str, Any]]]] = {}
-    for model, seed, budget, tasks, memory, config in sweep.cells():
-        groups.setdefault((model, seed, budget, tasks), []).append((memory, config))
+    groups: dict[tuple, list[tuple[str, dict[str, Any], Resources]]] = {}
+    for model, seed, budget, tasks, memory, config, resources in sweep.cells():
+        groups.setdefault((model, seed, budget, tasks), []).append((memory, config, resources))
     plans = []
-    for (model, seed, budget, tasks), memories in groups.items():  # every mistake found before the first run
+    for (model, seed, budget, tasks), memories in groups.items():
         settings = dataclasses.replace(
             base,
             model=model,
@@ -138,10 +169,28 @@ def run_sweep(sweep: Sweep, base: RunSettings, models: tuple[str, ...] = ()) -> 
             limit=sweep.limit,
             forgetting=base.forgetting and sweep.forgetting,
         )
-        plans.append(plan(settings, tasks, memories))
+        plans.append((plan(settings, tasks, [(m, c) for m, c, _ in memories]), memories))
+    command, desc = f"kmbench sweep {sweep.name}", f"sweep {sweep.name}"
+    if executor == "ray":
+        return run_on_ray(ray_cells(plans, command), address, retries, desc)
     records: list[RunRecord] = []
-    total = sum(len(p.tasks) * len(p.memories) for p in plans)
-    with tqdm(total=total, desc=f"sweep {sweep.name}", unit="run") as bar:
-        for p in plans:
-            records += execute(p, command=f"kmbench sweep {sweep.name}", on_done=lambda _: bar.update(1))
-    return records
+    total = sum(len(p.tasks) * len(p.memories) for p, _ in plans)
+    with tqdm(total=total, desc=desc, unit="run") as bar:
+        for p, _ in plans:
+            records += execute(p, command=command, on_done=lambda _: bar.update(1))
+    return SweepResult(records)
+
+
+def ray_cells(plans: list[tuple[Plan, list[tuple[str, dict[str, Any], Resources]]]], command: str) -> list[Cell]:
+    """One cell per run, in the order `execute` runs them. Paths become absolute: a Ray worker may
+    start in another folder (they are not part of a run's id, so records keep their names)."""
+    cells = []
+    for p, memories in plans:
+        s = p.settings
+        settings = dataclasses.replace(
+            s, out=s.out.resolve(), include_paths=tuple(path.resolve() for path in s.include_paths)
+        )
+        for spec in p.tasks:
+            for memory, (name, config, resources) in zip(p.memories, memories, strict=True):
+                cells.append(Cell(settings, spec.name, name, config, memory_label(memory), resources, command))
+    return cells

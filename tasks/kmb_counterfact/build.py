@@ -41,6 +41,7 @@ metadata:
   qa: data/{stem}_qa.jsonl
   corpus: data/{stem}_corpus.jsonl
   edits: {edits}
+  level: verbatim
 """
 
 
@@ -113,6 +114,14 @@ def old_objects(edits: list[Edit], model_name: str, batch_size: int = 32) -> lis
     return olds
 
 
+def size_tag(stem: str, suffix: str) -> str:
+    """The small size runs with `kmb_counterfact`; its generation task also with the depth probes
+    (`probes.py` asks its edits in other words, tag `kmb_depth`)."""
+    if stem != SMALL:
+        return "kmb_counterfact_sizes"
+    return "[kmb_counterfact, kmb_counterfact_sizes" + (", kmb_depth]" if suffix == "" else "]")
+
+
 def build(source: Path, model_name: str) -> dict[str, int]:
     largest = cut_statements(read_edits(source, SIZES[-1]))
     olds = old_objects(largest, model_name)
@@ -133,9 +142,8 @@ def build(source: Path, model_name: str) -> dict[str, int]:
                 for e, old in zip(edits, olds[:n], strict=True)
             ),
         )
-        tag = "[kmb_counterfact, kmb_counterfact_sizes]" if stem == SMALL else "kmb_counterfact_sizes"
         for suffix, tmpl in (("", template), ("_efficacy", "_counterfact_efficacy_template.yaml")):
-            text = TASK_YAML.format(template=tmpl, stem=stem, suffix=suffix, tag=tag, edits=n)
+            text = TASK_YAML.format(template=tmpl, stem=stem, suffix=suffix, tag=size_tag(stem, suffix), edits=n)
             (TASK_DIR / f"kmb_counterfact_{stem}{suffix}.yaml").write_text(text)
         sizes[stem] = n
     meta = {"old_object_model": model_name, "candidates": f"template objects + {COMMON_CANDIDATES} most common"}

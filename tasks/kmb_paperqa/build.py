@@ -26,6 +26,7 @@ metadata:
   judge: true  # `kmbench run --judge MODEL` grades the answers 0-10 (bench/judge.py)
   documents: {docs}
   questions: {questions}
+  level: verbatim
 """
 
 
@@ -49,8 +50,8 @@ def convert(papers: list[dict]) -> tuple[list[dict], list[dict]]:
 
 def build(source: Path) -> dict[str, tuple[int, int]]:
     corpus, qa = convert(json.loads(source.read_text()))
-    variants = {
-        "small": (*first_documents(corpus, qa, SMALL_PAPERS), "kmb_paperqa"),
+    variants = {  # probes.py rewords the small set's questions (tag kmb_depth_paperqa)
+        "small": (*first_documents(corpus, qa, SMALL_PAPERS), "[kmb_paperqa, kmb_depth_paperqa]"),
         "all": (corpus, qa, "kmb_paperqa_full"),
     }
     return write_task_variants(TASK_DIR, "kmb_paperqa_", TASK_YAML, variants)

@@ -87,11 +87,18 @@ metadata:
   qa: data/{stem}_qa.jsonl
   corpus: data/{stem}_corpus.jsonl
   facts: {facts}
+  level: verbatim
 """
+DEPTH_SIZE_K = 1  # the size whose facts the depth probes (probes.py) ask in other ways; tagged with them
+DEPTH_TAG = "tag: [kmb_phonebook, kmb_depth]\n"
 
 
 def size_task_yaml(k: int, n_facts: int) -> str:
-    return TASK_YAML.format(task=f"kmb_phonebook_{k}k", stem=f"phonebook_{k}k", facts=n_facts)
+    text = TASK_YAML.format(task=f"kmb_phonebook_{k}k", stem=f"phonebook_{k}k", facts=n_facts)
+    if k == DEPTH_SIZE_K:  # a tag here replaces the template's, so it names kmb_phonebook again
+        head, _, rest = text.partition("metadata:\n")
+        text = head + DEPTH_TAG + "metadata:\n" + rest
+    return text
 
 
 def write_fresh_task(folder: Path, n_facts: int, seed: int) -> str:

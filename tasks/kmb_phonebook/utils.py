@@ -1,21 +1,49 @@
-"""lm-eval scoring hook for the PhoneBook tasks."""
+"""lm-eval scoring hooks for the PhoneBook tasks and their depth probes."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from bench.harness.scoring import normalize
+
 
 def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
+def _first_line(results: list[str]) -> str:
+    return results[0].strip().split("\n")[0].strip()
+
+
 def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     """exact_match: the first answer line equals the number; digits_match: the first
     NNN-NNN-NNNN-like span in the answer has the right ten digits (forgives chatty answers)."""
-    answer = results[0].strip().split("\n")[0].strip()
+    answer = _first_line(results)
     found = re.search(r"\d{3}\D{0,2}\d{3}\D{0,2}\d{4}", answer)
     return {
         "exact_match": float(answer == doc["answer"]),
         "digits_match": float(bool(found) and _digits(found.group(0)) == _digits(doc["answer"])),
     }
+
+
+def process_paraphrase(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
+    """The verbatim scores, plus `exact_match_w<n>` for the question's wording only, so lm-eval's
+    mean of that key is the score of one wording (some wordings are much harder than others)."""
+    scores = process_results(doc, results)
+    return {**scores, f"exact_match_w{doc['wording']}": scores["exact_match"]}
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether the normalized `name` occurs in the normalized text as whole words."""
+    return f" {normalize(name)} " in f" {normalize(text)} "
+
+
+def process_names(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
+    """exact_match: the first answer line is the name (SQuAD normalization: case, punctuation
+    and articles ignored); name_match: the line names the person, and not `other` (the second
+    person of a two-hop pair), so answering both names scores nothing."""
+    answer = _first_line(results)
+    other = doc.get("other")
+    named = _names(answer, doc["answer"]) and not (other and _names(answer, other))
+    return {"exact_match": float(normalize(answer) == normalize(doc["answer"])), "name_match": float(named)}

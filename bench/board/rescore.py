@@ -1,0 +1,149 @@
+"""Scores re-derived from the per-sample logs with this kmbench's own task code and data:
+each answer re-scored, oracle routing re-derived from the task, judge outputs re-parsed, and
+both sides of the retention probe re-scored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.answer.lm import gold_doc
+from bench.board.files import CAPS
+from bench.board.state import TaskFacts, Validation, task_facts
+from bench.harness.judging import METRIC as JUDGE_METRIC
+from bench.harness.judging import RUBRIC_SHA256, parse_score
+from bench.harness.scoring import stderr_of
+from bench.parts.routing import ROUTER_METRIC, router_precision
+from bench.run.memories import traits_of
+from bench.run.record import RunRecord, read_samples, samples_path_for
+from bench.run.retention import PROBE_TASK, forgetting
+
+ROUNDING = 1e-6
+FIRST_SCHEMA_WITH_RETENTION = 2  # older records predate the probe: migrated without it, as they ran
+
+
+def rescore(facts: TaskFacts, sample: dict[str, Any]) -> dict[str, float]:
+    response = sample["filtered_response"]
+    results = [response] if isinstance(response, str) else response  # generated text, or each choice's score
+    return {k: float(v) for k, v in facts.process_results(sample["doc"], results).items()}
+
+
+def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> list[dict[str, Any]] | None:
+    """Re-score every logged answer; returns the samples when they cover the questions."""
+    samples_path = samples_path_for(path)
+    if samples_path is None:
+        v.fail(path, "per-sample log (.samples.jsonl or .samples.jsonl.gz) is missing")
+        return None
+    try:
+        samples = read_samples(samples_path, max_bytes=CAPS.max_decompressed_bytes)
+    except (OSError, EOFError, ValueError) as exc:
+        v.fail(samples_path, f"unreadable ({exc})")
+        return None
+    expected = min(len(facts.docs), r.task.limit or len(facts.docs))
+    doc_ids = [s.get("doc_id") for s in samples]
+    if len(samples) != expected or r.task.n_queries != expected or sorted(doc_ids) != list(range(expected)):
+        v.fail(samples_path, f"{len(samples)} samples for {expected} questions; every question needs one sample")
+        return None
+    if any(s.get("doc") != facts.docs[s["doc_id"]] for s in samples):
+        v.fail(samples_path, "sample questions or answers differ from the task's data")
+        return None
+    for key in ("context_tokens", "prompt_tokens"):
+        mean = sum(s.get(key, 0) for s in samples) / len(samples)
+        if abs(mean - getattr(r.cost, f"{key}_per_query")) > 0.01:
+            v.fail(path, f"cost.{key}_per_query disagrees with the samples' mean {mean:.2f}")
+    logged = [dict(s.get("metrics") or {}) for s in samples]
+    judged = [m.pop(JUDGE_METRIC, None) for m in logged]
+    if facts.process_results is not None:
+        rescored = [rescore(facts, s) for s in samples]
+        if any(have != want for have, want in zip(logged, rescored, strict=True)):
+            v.fail(samples_path, "logged per-sample scores differ from re-scoring the responses")
+    else:  # lm-eval's built-in metrics (e.g. acc): the aggregate is checked against the logged samples
+        rescored = logged
+    if r.judge is not None:  # the judge's score re-parsed from what it said
+        for s, m in zip(samples, rescored, strict=True):
+            m[JUDGE_METRIC] = (parse_score(s.get("judge_output", "")) or 0.0) / 10
+        if any(score != m[JUDGE_METRIC] for score, m in zip(judged, rescored, strict=True)):
+            v.fail(samples_path, "logged judge scores differ from re-parsing the judge's outputs")
+    for s, m in zip(samples, rescored, strict=True):  # a router's precision@k from the routing it logged
+        if (precision := router_precision([s])) and ROUTER_METRIC not in m:
+            m[ROUTER_METRIC] = precision[0]
+    for name, metric in r.metrics.items():
+        values = [float(m[name]) for m in rescored if name in m]  # a per-level score covers its level only
+        if not values:
+            v.fail(path, f"{name}: no sample yields this metric")
+            continue
+        if abs(sum(values) / len(values) - metric.value) > ROUNDING:
+            v.fail(path, f"{name} is {metric.value} but the samples score {sum(values) / len(values):.6f}")
+        if metric.stderr is not None and abs(stderr_of(values) - metric.stderr) > ROUNDING:
+            v.fail(path, f"{name} stderr is {metric.stderr} but the samples give {stderr_of(values):.6f}")
+    return samples
+
+
+def check_routing(v: Validation, path: Path, r: RunRecord, memory: Any, facts: TaskFacts, samples: list) -> None:
+    """Every logged oracle gold is re-derived from the task's data and the memory's own split."""
+    routed = [s for s in samples if s.get("routing")]
+    if not routed:
+        return
+    if memory is None or facts.corpus is None:
+        v.fail(path, "routing is logged but the memory's modules cannot be re-derived")
+        return
+    module_of = memory.module_of(facts.corpus, lambda text: token_count(v, r.model.name, text))
+    wrong = [s["doc_id"] for s in routed if s["routing"].get("gold") != module_of.get(gold_doc(s["doc"]) or "")]
+    if wrong:
+        v.fail(path, f"logged oracle gold differs from the task data for {len(wrong)} question(s), e.g. {wrong[0]}")
+
+
+def token_count(v: Validation, model: str, text: str) -> int:
+    """Tokens of `text` for the model a record names (for corpora split by tokens)."""
+    if model not in v.tokenizers:
+        from transformers import AutoTokenizer
+
+        from bench.model.loading import resolve_source
+
+        v.tokenizers[model] = AutoTokenizer.from_pretrained(resolve_source(model))
+    return len(v.tokenizers[model](text, add_special_tokens=False).input_ids)
+
+
+def check_judge(v: Validation, path: Path, r: RunRecord, samples: list) -> None:
+    if r.judge is None:
+        return
+    if r.judge.rubric_sha256 != RUBRIC_SHA256:
+        v.fail(path, "judged with another rubric than this kmbench's (rubric hash differs)")
+    if any(not isinstance(s.get("judge_output"), str) for s in samples):
+        v.fail(path, "a judged sample has no judge output to re-parse")
+
+
+def check_forgetting(v: Validation, path: Path, r: RunRecord, written: int) -> None:
+    """Retention is required where adapters are installed, on the pinned probe; both sides of
+    the probe are re-scored with the probe task's own scoring."""
+    f = r.forgetting
+    if f is None:
+        if written >= FIRST_SCHEMA_WITH_RETENTION and traits_of(r.memory.name, r.memory.config).installs_adapters:
+            v.fail(path, f"no retention: a memory that installs adapters must carry the {PROBE_TASK} probe")
+        return
+    if f.task != PROBE_TASK:
+        v.fail(path, f"retention measured on {f.task!r}; the probe is {PROBE_TASK!r}")
+        return
+    facts = task_facts(v, f.task)
+    if facts is None or facts.version != f.version:
+        v.fail(path, f"forgetting probe {f.task!r} v{f.version} is not this kmbench's")
+        return
+    if not (len(f.base_answers) == len(f.memory_answers) == len(facts.docs)):
+        v.fail(path, f"forgetting: {len(f.memory_answers)} answers for {len(facts.docs)} probe questions")
+        return
+
+    def exact(answers: list[str]) -> list[float]:
+        pairs = zip(facts.docs, answers, strict=True)
+        return [rescore(facts, {"doc": doc, "filtered_response": a})["exact_match"] for doc, a in pairs]
+
+    want = forgetting(
+        (f.base_answers, exact(f.base_answers), f.version), (f.memory_answers, exact(f.memory_answers), f.version)
+    )
+    stated = None if f.retention is None else round(f.retention, 9)
+    wanted = None if want.retention is None else round(want.retention, 9)
+    if (f.base_correct, f.retained, stated) != (want.base_correct, want.retained, wanted):
+        v.fail(
+            path,
+            f"forgetting says {f.retained}/{f.base_correct} retained; "
+            f"its answers give {want.retained}/{want.base_correct}",
+        )

@@ -1,0 +1,62 @@
+"""What one validation knows: this kmbench's view of each task (read once) and the problems found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.board.reproduce import Reproducer, Reproduction
+from bench.run.record import RunRecord
+
+
+@dataclass
+class TaskFacts:
+    """This kmbench's view of a task, computed once per validation."""
+
+    version: str
+    corpus_sha256: str
+    docs: list[dict[str, Any]]
+    process_results: Any
+    primary_metric: str
+    corpus: Any = None  # the task's Corpus, for re-deriving oracle routing
+
+
+@dataclass
+class Validation:
+    folder: Path
+    problems: list[str] = field(default_factory=list)
+    tasks: dict[str, TaskFacts | None] = field(default_factory=dict)
+    accepted: dict[tuple, str] = field(default_factory=dict)  # runs of submissions accepted before
+    seen: dict[tuple, str] = field(default_factory=dict)  # runs of this submission
+    manager: Any = None
+    reproducer: Reproducer | None = None  # reruns rows when asked (`--reproduce`)
+    reproductions: list[Reproduction] = field(default_factory=list)
+    to_reproduce: list[tuple[Path, RunRecord, list[dict[str, Any]]]] = field(default_factory=list)
+    claimed: dict[str, Reproduction] = field(default_factory=dict)  # the committed reproductions, to recheck
+    commits: dict[str, bool] = field(default_factory=dict)  # sha -> in this project's history
+    tokenizers: dict[str, Any] = field(default_factory=dict)  # model name -> tokenizer, for token splits
+
+    def fail(self, path: Path, what: str) -> None:
+        self.problems.append(f"{path}: {what}")
+
+
+def task_facts(v: Validation, name: str) -> TaskFacts | None:
+    if name not in v.tasks:
+        from lm_eval.tasks import get_task_dict
+        from lm_eval.tasks._yaml_loader import load_yaml
+
+        from bench.harness.taskspec import task_manager, task_spec
+
+        v.manager = v.manager or task_manager()
+        if name not in v.manager.task_index:
+            v.tasks[name] = None
+            return None
+        spec = task_spec(v.manager, name)
+        task = get_task_dict([name], v.manager)[name]
+        config = load_yaml(spec.yaml_path, resolve_func=True)
+        docs = [dict(d) for d in task.test_docs()]
+        corpus = spec.corpus() if spec.corpus_path else None
+        sha = corpus.sha256 if corpus else ""
+        v.tasks[name] = TaskFacts(spec.version, sha, docs, config.get("process_results"), spec.primary_metric, corpus)
+    return v.tasks[name]

@@ -1,0 +1,67 @@
+"""README tables generated from committed records, so no result in the README is typed by hand.
+
+A block in the README names the records it shows:
+
+    <!-- kmbench:table leaderboard/reference/bench -->   the report's per-task tables
+    <!-- kmbench:summary leaderboard/submissions/x -->   one row per task, one column per memory
+    ...generated text...
+    <!-- /kmbench -->
+
+`kmbench readme` rewrites every block from its records; `kmbench readme --check` (and a test)
+fails when the README and the records disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from bench.core.errors import UserError
+from bench.core.metrics import stderr_column
+from bench.report.tables import by_task, load_table, markdown_table, retention_cell
+
+BLOCK = re.compile(r"(<!-- kmbench:(table|summary) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S)
+
+
+def summary_table(frame: pd.DataFrame) -> str:
+    """Each task's primary score (%, ± standard error) per memory, then LoRA-like rows' cost:
+    the compact view of a submission (memories in their traits' order, mean over seeds)."""
+    memories = frame.sort_values("memory_order")["memory"].unique().tolist()
+    trained = frame[frame["trainable_params"] > 0]
+    lines = [
+        "| task (metric) | " + " | ".join(f"`{m}`" for m in memories) + " | training s | retention |",
+        "|---|" + "---|" * (len(memories) + 2),
+    ]
+    for task, rows in by_task(frame):
+        metric = rows["primary_metric"].iloc[0]
+        cells = []
+        for memory in memories:
+            mine = rows[rows["memory"] == memory]
+            value, stderr = mine[metric].mean(), mine[stderr_column(metric)].mean() if len(mine) else None
+            shown = "–" if mine.empty or pd.isna(value) else f"{100 * value:.1f}"
+            cells.append(shown + (f" ± {100 * stderr:.1f}" if shown != "–" and stderr and not pd.isna(stderr) else ""))
+        mine = trained[trained["task"] == task]
+        seconds = "–" if mine.empty else ", ".join(f"{s:.0f}" for s in mine["write_seconds"])
+        retention = "–" if mine.empty else ", ".join(retention_cell(x) for x in mine["retention"])
+        lines.append(f"| {task} ({metric}) | " + " | ".join(cells) + f" | {seconds} | {retention} |")
+    return "\n".join(lines) + "\n"
+
+
+def render(kind: str, source: str, root: Path) -> str:
+    folder = root / source
+    if not folder.is_dir():
+        raise UserError(f"README block names {source}, which is not a folder of records")
+    frame = load_table(folder)
+    return markdown_table(frame) if kind == "table" else summary_table(frame)
+
+
+def refresh(text: str, root: Path) -> str:
+    """The README with every block regenerated from the records it names."""
+    return BLOCK.sub(lambda m: m.group(1) + render(m.group(2), m.group(3), root) + m.group(5), text)
+
+
+def stale_blocks(text: str, root: Path) -> list[str]:
+    """The record folders whose block in the README no longer matches them."""
+    return [m.group(3) for m in BLOCK.finditer(text) if render(m.group(2), m.group(3), root) != m.group(4)]

@@ -1,0 +1,202 @@
+"""Every forgery the validator once let through is refused, with one line and exit status 1.
+
+Each test forges a copy of a committed, honest row (the closed-book or LoRA run of a committed
+submission, made on the real default model), the way an attacker would edit the files of a
+pull request, and runs `kmbench validate` on it as CI does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PHONEBOOK = ROOT / "leaderboard/submissions/smollm2-135m-cpu2-2026-11"
+TASKS = ROOT / "leaderboard/submissions/smollm2-135m-cpu2-2026-11-tasks"
+
+
+def copy_row(source: Path, task: str, memory: str, into: Path) -> tuple[Path, Path]:
+    """A submission folder holding one committed row; returns its record and samples paths."""
+    folder = into / source.name
+    (folder / "records").mkdir(parents=True)
+    shutil.copyfile(source / "submission.yaml", folder / "submission.yaml")
+    record = next((source / "records" / task).rglob(f"{memory}-*.json"))
+    target = folder / record.relative_to(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(record, target)
+    samples = next(record.parent.glob(record.stem + ".samples.jsonl*"))
+    rows = target.with_name(record.stem + ".samples.jsonl")
+    opener = gzip.open if samples.suffix == ".gz" else open
+    with opener(samples, "rt") as f:
+        rows.write_text(f.read())
+    return target, rows
+
+
+def edit(path: Path, change: Callable[[dict], None]) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def edit_rows(path: Path, change: Callable[[list[dict]], list[dict] | None]) -> None:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows = change(rows) or rows
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def refused(folder: Path, capsys, *flags: str) -> str:
+    """Validate as CI does; returns the problem line (there must be exactly one kind)."""
+    code = main(["validate", *flags, str(folder)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    problems = [line for line in out.splitlines() if line.startswith(str(folder)) and ": " in line]
+    assert problems and all(len(p.splitlines()) == 1 for p in problems), out
+    return "\n".join(problems)
+
+
+@pytest.fixture
+def closed_book(tmp_path) -> tuple[Path, Path, Path]:
+    record, rows = copy_row(PHONEBOOK, "kmb_phonebook_1k", "none", tmp_path)
+    return record.parents[3], record, rows
+
+
+def test_the_honest_copy_passes(closed_book, capsys):
+    folder, _, _ = closed_book
+    assert main(["validate", str(folder)]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_gold_answers_do_not_reproduce(closed_book, capsys, monkeypatch, real_cache):
+    """The attack that passed before: every response replaced by the gold number, scores set to
+    1.0. Re-scoring agrees with the forged responses; rerunning the closed book does not."""
+    folder, record, rows = closed_book
+    monkeypatch.setenv("KMBENCH_CACHE", str(real_cache))
+
+    def gold(rs: list[dict]) -> None:
+        for r in rs:
+            r["response"] = r["filtered_response"] = r["doc"]["answer"]
+            r["metrics"] = {"exact_match": 1.0, "digits_match": 1.0}
+
+    edit_rows(rows, gold)
+    edit(record, lambda d: d["metrics"].update(exact_match={"value": 1.0, "stderr": 0.0},
+                                               digits_match={"value": 1.0, "stderr": 0.0}))  # fmt: skip
+    assert main(["validate", str(folder)]) == 0  # self-consistent: only a rerun can tell
+    capsys.readouterr()
+    problem = refused(folder, capsys, "--reproduce", "--reproductions", str(folder.parent / "none"))
+    assert "answers do not reproduce: 0/36 identical" in problem
+
+
+def test_fake_seconds_are_refused(closed_book, capsys):
+    folder, record, rows = closed_book
+    edit(record, lambda d: d["cost"].update(seconds_per_query=1e-6))
+    edit_rows(rows, lambda rs: [{**r, "seconds": 1e-6} for r in rs])
+    assert "a question faster than" in refused(folder, capsys)
+
+
+def test_a_chosen_primary_metric_is_refused(closed_book, capsys):
+    folder, record, _ = closed_book
+    edit(record, lambda d: d["task"].update(primary_metric="digits_match"))
+    assert "the task ranks by 'exact_match'" in refused(folder, capsys)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["memory"].update(label="rag"), "its config gives 'none'"),
+        (lambda d: d["run"].update(run_id="none-000000000000"), "is not the hash of this record's"),
+        (lambda d: d["run"].update(seed=3), "is not the hash of this record's"),
+        (lambda d: d["run"].update(git_sha="0" * 40), "is not in this project's history"),
+    ],
+)
+def test_identity_and_provenance_come_from_the_record(closed_book, capsys, change, message):
+    folder, record, _ = closed_book
+    edit(record, change)
+    assert message in refused(folder, capsys)
+
+
+def test_a_kept_best_seed_is_refused(closed_book, capsys):
+    """Seeds must run 0..k-1: submitting seed 3 alone (run id made to match) is cherry-picking."""
+    from bench.board.validate import identity
+    from bench.run.record import load_record
+
+    folder, record, _ = closed_book
+    edit(record, lambda d: d["run"].update(seed=3))
+    forged = load_record(record)
+    edit(record, lambda d: d["run"].update(run_id=identity(forged, None).run_id()))
+    assert "seeds [3]; submit seeds 0..k-1" in refused(folder, capsys)
+
+
+@pytest.fixture
+def lora_row(tmp_path) -> tuple[Path, Path, Path]:
+    record, rows = copy_row(TASKS, "kmb_wiki2023_bio_small", "lora", tmp_path)
+    return record.parents[3], record, rows
+
+
+def test_retention_left_out_or_moved_is_refused(lora_row, capsys):
+    folder, record, _ = lora_row
+    assert main(["validate", str(folder)]) == 0, capsys.readouterr().out
+    original = json.loads(record.read_text())
+    edit(record, lambda d: d.update(forgetting=None))
+    assert "must carry the kmb_forgetting probe" in refused(folder, capsys)
+    record.write_text(json.dumps(original))
+    edit(record, lambda d: d["forgetting"].update(task="kmb_wiki2023_bio_small"))
+    assert "the probe is 'kmb_forgetting'" in refused(folder, capsys)
+
+
+def test_links_and_decompression_bombs_are_refused(closed_book, capsys, tmp_path):
+    folder, _, rows = closed_book
+    secret = tmp_path / "outside.txt"
+    secret.write_text("not part of the submission")
+    (folder / "notes.txt").symlink_to(secret)
+    assert "is a symbolic link" in refused(folder, capsys)
+    (folder / "notes.txt").unlink()
+    from bench.board.files import CAPS
+
+    bomb = rows.with_name(rows.name + ".gz")
+    with gzip.open(bomb, "wb") as f:  # 1 KB on disk, past the cap once decompressed
+        line = (json.dumps({"doc_id": 0, "pad": "0" * 1_000_000}) + "\n").encode()
+        for _ in range(CAPS.max_decompressed_bytes // len(line) + 2):
+            f.write(line)
+    rows.unlink()
+    assert "decompresses past the" in refused(folder, capsys)
+
+
+def test_one_malformed_line_costs_only_its_submission(closed_book, capsys, tmp_path):
+    folder, _, rows = closed_book
+    good = tmp_path / "good"
+    copy_row(TASKS, "kmb_counterfact_1k", "none", good)
+    edit_rows(rows, lambda rs: [*rs[:-1], [1, 2]])  # valid JSON, not an object
+    code = main(["validate", str(folder), str(good / TASKS.name)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "line 36 is not a JSON object" in out and f"REFUSED {folder}" in out and f"ok {good / TASKS.name}" in out
+
+
+def test_a_limited_run_passes_but_is_partial(closed_book, capsys):
+    """One question, honestly labelled limit 1 with costs to match: valid, and shown on the
+    board as partial and unranked (tests/test_leaderboard.py)."""
+    from bench.board.validate import identity
+    from bench.run.record import load_record
+
+    folder, record, rows = closed_book
+    edit_rows(rows, lambda rs: rs[:1])
+    first = json.loads(rows.read_text().splitlines()[0])
+    scores = {m: {"value": first["metrics"][m], "stderr": None} for m in ("exact_match", "digits_match")}
+
+    def cut(d: dict) -> None:
+        n_params, prompt = d["model"]["n_params"], first["prompt_tokens"]
+        d["task"].update(limit=1, n_queries=1)
+        d["metrics"].update(scores)
+        d["cost"].update(prompt_tokens_per_query=prompt, context_tokens_per_query=first["context_tokens"])
+        d["cost"].update(read_flops=2.0 * n_params * (prompt + 1), seconds_per_query=first["seconds"])
+
+    edit(record, cut)
+    edit(record, lambda d: d["run"].update(run_id=identity(load_record(record), None).run_id()))
+    assert main(["validate", str(folder)]) == 0, capsys.readouterr().out
