@@ -127,3 +127,21 @@ class MemoryLM(LM):
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         """Not supported: no KMBench task measures perplexity."""
         raise NotImplementedError("KMBench's MemoryLM has no rolling loglikelihood (perplexity tasks)")
+
+
+def evaluate(model: MemoryLM, task: str, manager: Any, seed: int, **options: Any) -> dict[str, Any]:
+    """lm-eval's `simple_evaluate` on one task, samples logged, with every seed it takes set to
+    the run's: a run, the retention probe and a reproduction all read the same way."""
+    import lm_eval
+
+    return lm_eval.simple_evaluate(
+        model=model,
+        tasks=[task],
+        task_manager=manager,
+        log_samples=True,
+        random_seed=seed,
+        numpy_random_seed=seed,
+        torch_random_seed=seed,
+        fewshot_random_seed=seed,
+        **options,
+    )

@@ -82,10 +82,9 @@ class Reproducer:
 
     def answers(self, record: Any, memory: Any, ids: list[int], context_budget: int | None) -> dict[int, Any]:
         """doc_id -> filtered response, rerun through lm-eval exactly as `kmbench run` runs it."""
-        import lm_eval
         import transformers
 
-        from bench.answer.lm import MemoryLM
+        from bench.answer.lm import MemoryLM, evaluate
         from bench.answer.reader import Reader
         from bench.harness.taskspec import task_manager, task_spec
         from bench.model.adapters import unload_adapters
@@ -102,18 +101,14 @@ class Reproducer:
             transformers.set_seed(seed)
             memory.write(spec.corpus(), lm)
             transformers.set_seed(seed)
-            results = lm_eval.simple_evaluate(
-                model=MemoryLM(memory, Reader(lm, self.batch_size), context_budget),
-                tasks=[spec.name],
-                task_manager=manager,
+            results = evaluate(
+                MemoryLM(memory, Reader(lm, self.batch_size), context_budget),
+                spec.name,
+                manager,
+                seed,
                 limit=record.task.limit if full else None,
                 samples=None if full else {spec.name: ids},
-                log_samples=True,
                 bootstrap_iters=0,
-                random_seed=seed,
-                numpy_random_seed=seed,
-                torch_random_seed=seed,
-                fewshot_random_seed=seed,
             )
         finally:
             unload_adapters(lm)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.answer.lm import MemoryLM
+from bench.answer.lm import MemoryLM, evaluate
 from bench.answer.reader import Reader
 from bench.core.memory import Memory
 from bench.run.record import Forgetting
@@ -20,19 +20,7 @@ SCORE = "exact_match"
 
 def ask_probe(memory: Memory, reader: Reader, manager: Any, seed: int) -> tuple[list[str], list[float], str]:
     """(answers, exact-match scores, task version), in the probe's question order."""
-    import lm_eval
-
-    results = lm_eval.simple_evaluate(
-        model=MemoryLM(memory, reader),
-        tasks=[PROBE_TASK],
-        task_manager=manager,
-        log_samples=True,
-        bootstrap_iters=0,
-        random_seed=seed,
-        numpy_random_seed=seed,
-        torch_random_seed=seed,
-        fewshot_random_seed=seed,
-    )
+    results = evaluate(MemoryLM(memory, reader), PROBE_TASK, manager, seed, bootstrap_iters=0)
     samples = sorted(results["samples"][PROBE_TASK], key=lambda s: s["doc_id"])
     version = str(results["configs"][PROBE_TASK].get("metadata", {}).get("version", "0"))
     return [s["filtered_resps"][0] for s in samples], [float(s[SCORE]) for s in samples], version

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.answer.judge import judge_samples
-from bench.answer.lm import MemoryLM, ReadLog
+from bench.answer.lm import MemoryLM, ReadLog, evaluate
 from bench.answer.reader import Reader
 from bench.core.config import check, config_dict
 from bench.core.memory import Corpus, LoadedModel, Memory, Routing
@@ -147,7 +147,7 @@ def execute(p: Plan, command: str | None = None, on_done: Callable[[RunRecord], 
 def run_one(
     lm: LoadedModel, p: Plan, spec: TaskSpec, memory: Memory, rid: str, command: str, shared: Shared
 ) -> tuple[RunRecord, list[dict]]:
-    import lm_eval
+    """Write the memory, let lm-eval read through it, probe retention; the record and its samples."""
     import transformers
 
     s = p.settings
@@ -159,18 +159,7 @@ def run_one(
             memory.write(corpus, lm)
         transformers.set_seed(s.seed)
         with PeakMemory() as read_cost:
-            results = lm_eval.simple_evaluate(
-                model=memory_lm,
-                tasks=[spec.name],
-                task_manager=p.manager,
-                limit=s.limit,
-                log_samples=True,
-                bootstrap_iters=1000,
-                random_seed=s.seed,
-                numpy_random_seed=s.seed,
-                torch_random_seed=s.seed,
-                fewshot_random_seed=s.seed,
-            )
+            results = evaluate(memory_lm, spec.name, p.manager, s.seed, limit=s.limit, bootstrap_iters=1000)
         forgot = probe_forgetting(lm, p, memory, shared) if s.forgetting and memory.traits.installs_adapters else None
     finally:
         unload_adapters(lm)
