@@ -39,3 +39,42 @@ def test_kmbench_phonebook_writes_a_task_from_any_directory(tmp_path, monkeypatc
     assert main(["phonebook", str(tmp_path / "book"), "--facts", "4", "--seed", "1"]) == 0
     assert "kmb_phonebook_fresh_n4_s1" in capsys.readouterr().out
     assert (tmp_path / "book" / "kmb_phonebook_fresh_n4_s1.yaml").is_file()
+
+
+def test_study_sized_tasks_ask_the_studys_rows():
+    """The study's own sizes (its tokenizer's): 48 facts at 1K, 774 at 16K, 3,101 at 64K."""
+    from lm_eval.tasks import get_task_dict
+
+    manager = task_manager()
+    names = expand_tasks(manager, ["kmb_phonebook_study"])
+    assert len(names) == 22 and names[0] == "kmb_phonebook_study_1k" and names[-1] == "kmb_phonebook_study_128k"
+    for name, rows in (("kmb_phonebook_study_1k", 48), ("kmb_phonebook_study_16k", 774)):
+        spec = task_spec(manager, name)
+        docs = list(get_task_dict([name], manager)[name].test_docs())
+        assert len(docs) == len(spec.corpus().documents) == rows
+        assert spec.primary_metric == "study_match"
+        book = read_book()[:rows]  # the first rows of the study's book, in order
+        assert [(d["name"], d["answer"]) for d in docs] == [(e.name, e.phone) for e in book]
+    assert len(task_spec(manager, "kmb_phonebook_study_64k").corpus().documents) == 3101
+
+
+def test_study_match_takes_the_first_number_anywhere_in_the_answer():
+    from conftest import task_utils
+
+    utils = task_utils("kmb_phonebook")
+    doc = {"answer": "603-556-7631"}
+    chatty = "Sure! Jeffrey Buck can be reached at 603-556-7631, call any time."
+    assert utils.process_study(doc, [chatty]) == {"study_match": 1.0, "exact_match": 0.0, "digits_match": 1.0}
+    assert utils.process_study(doc, ["\n603-556-7631"])["study_match"] == 1.0  # the strict line is empty
+    assert utils.process_study(doc, ["705-882-9365 or 603-556-7631"])["study_match"] == 0.0  # the first one counts
+    assert utils.process_study(doc, ["603 556 7631"])["study_match"] == 0.0  # the study's span has dashes
+
+
+def test_the_128k_book_has_the_studys_16_sectors():
+    import json
+
+    from tasks.kmb_phonebook.study import SECTORS
+
+    sectors = json.loads(SECTORS.read_text())
+    assert len(sectors) == 6202 and sorted(set(sectors.values())) == list(range(16))
+    assert sectors["pb0"] == 0 and sectors["pb386"] == 0 and sectors["pb387"] == 1 and sectors["pb6201"] == 15

@@ -20,13 +20,17 @@ def jsonl_dataset(path: str, here: Path) -> Any:
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
 
 
-def load_qa(qa: str, config_source: str | None = None, **_: Any) -> Any:
+def load_qa(qa: str, config_source: str | None = None, rows: int | None = None, **_: Any) -> Any:
     """Every KMBench task's `custom_dataset` (`!function bench.harness.taskdata.load_qa` in the shared
     templates): lm-eval calls it with the task's `metadata`, whose `config_source` is the task's own
-    YAML file, so `metadata.qa` is read relative to that file, like `metadata.corpus`."""
+    YAML file, so `metadata.qa` is read relative to that file, like `metadata.corpus`. With
+    `metadata.rows`, only the first rows (nested sizes share one file, as the study's sets do)."""
     if config_source is None and not Path(qa).is_absolute():
         raise UserError(f"task data {qa!r} is relative, but lm-eval gave no `config_source` to resolve it against")
-    return jsonl_dataset(qa, Path(config_source or "/").parent)
+    dataset = jsonl_dataset(qa, Path(config_source or "/").parent)
+    if rows is not None:
+        dataset["test"] = dataset["test"].select(range(min(int(rows), len(dataset["test"]))))
+    return dataset
 
 
 def first_documents(corpus: list[dict], qa: list[dict], n: int) -> tuple[list[dict], list[dict]]:

@@ -39,6 +39,7 @@ class TaskSpec:
     primary_metric: str
     judged: bool = False  # whether the optional LLM judge (`--judge`) grades this task's answers
     level: str | None = None  # `metadata.level`; part of equality and hash, like the other plain fields
+    rows: int | None = None  # `metadata.rows`: the task uses the first rows of its data files
     # metric name -> its metric_list entry's `higher_is_better` (lm-eval's default where absent)
     higher_is_better: Mapping[str, bool] = field(default_factory=dict, compare=False)
 
@@ -51,7 +52,10 @@ class TaskSpec:
         """The knowledge memories write; a probe has none, which is a user error to ask for."""
         if self.corpus_path is None:
             raise UserError(f"{self.name} is a probe with no knowledge to learn; it is asked beside adapter runs")
-        return Corpus.from_jsonl(self.corpus_path, name=self.name)
+        corpus = Corpus.from_jsonl(self.corpus_path, name=self.name)
+        if self.rows is None:
+            return corpus
+        return Corpus(corpus.name, corpus.documents[: self.rows])
 
 
 def task_manager(extra_paths: Sequence[Path] = ()):  # -> lm_eval.tasks.TaskManager
@@ -106,6 +110,7 @@ def task_spec(manager, name: str) -> TaskSpec:
         primary_metric=str(meta.get("primary_metric") or (metrics[0] if metrics else "exact_match")),
         judged=bool(meta.get("judge")),
         level=task_level(name, meta.get("level")),
+        rows=int(meta["rows"]) if meta.get("rows") is not None else None,
         higher_is_better={
             m["metric"]: bool(m["higher_is_better"]) if "higher_is_better" in m else default_direction(m["metric"])
             for m in entries

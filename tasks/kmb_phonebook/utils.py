@@ -27,6 +27,17 @@ def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]
     }
 
 
+STUDY_SPAN = re.compile(r"\d{3}-\d{3}-\d{4}")
+
+
+def process_study(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
+    """The study's score (arXiv 2603.01097): the first NNN-NNN-NNNN span anywhere in the
+    generated text (up to 50 tokens) has the right digits; the strict scores beside it."""
+    found = STUDY_SPAN.search(results[0])
+    study = float(bool(found) and _digits(found.group(0)) == _digits(doc["answer"]))
+    return {"study_match": study, **process_results(doc, results)}
+
+
 def process_paraphrase(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     """The verbatim scores, plus `exact_match_w<n>` for the question's wording only, so lm-eval's
     mean of that key is the score of one wording (some wordings are much harder than others)."""
