@@ -94,3 +94,19 @@ def test_counterfact_runs_with_forgetting_and_validates(tiny_model_dir, tmp_path
     problems = validate_submission(folder)
     assert any("efficacy is" in p for p in problems)
     assert any("forgetting says" in p for p in problems)
+
+
+def test_the_studys_twenty_sizes_are_prefixes_scored_by_efficacy():
+    from lm_eval.tasks import get_task_dict
+
+    from bench.harness.taskspec import expand_tasks, task_manager, task_spec
+
+    manager = task_manager()
+    names = expand_tasks(manager, ["kmb_counterfact_study"])
+    assert len(names) == 20 and names[0] == "kmb_counterfact_study_1k" and names[-1] == "kmb_counterfact_study_20k"
+    study = task_spec(manager, "kmb_counterfact_study_2k")
+    assert study.primary_metric == "efficacy" and len(study.corpus().documents) == 215
+    # the 2K study set is the committed 2k task's set: same edits, same order
+    assert study.corpus().documents == task_spec(manager, "kmb_counterfact_2k").corpus().documents
+    docs = list(get_task_dict(["kmb_counterfact_study_3k"], manager)["kmb_counterfact_study_3k"].test_docs())
+    assert len(docs) == 323
