@@ -9,6 +9,7 @@ adapter, and cached by its part's content, so every router and merge reuses the 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ class MultiLoRAConfig(LoRAConfig):
     router: str = "oracle"
     top_k: int = 1
     merge: str = "sum"  # how several routed modules combine: "sum" (all on at once) or a peft merge
-    weights: tuple[float, ...] = ()  # one per combined module, best-routed first; empty: 1.0 each
+    weights: tuple[float, ...] = ()  # one per combined module, best-routed first; empty: see `weighting`
+    weighting: str = "unit"  # without weights: "unit" (1.0 each) or "study" (linear 1/N, cat 1/sqrt(N))
     density: float = 0.5  # kept fraction for ties / dare / magnitude_prune
     embedder: str = "all-MiniLM-L6-v2"
     chunk_tokens: int = 128  # embedding router: window of each indexed piece
@@ -57,6 +59,8 @@ class MultiLoRAConfig(LoRAConfig):
         check(self.merge in MERGES, f"merge must be one of {', '.join(MERGES)}")
         check(0.0 < self.density <= 1.0, "density must be in (0, 1]")
         check(self.chunk_tokens > 0, "chunk_tokens must be positive")
+        check(self.weighting in WEIGHTINGS, f"weighting must be one of {', '.join(WEIGHTINGS)}")
+        check(not (self.weights and self.weighting != "unit"), "give either weights or a weighting, not both")
         try:
             object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
         except (TypeError, ValueError):
@@ -70,6 +74,20 @@ class MultiLoRAConfig(LoRAConfig):
                 raise UserError(f"total_rank {self.total_rank} does not divide among {n_modules} modules")
             lora["rank"] = self.total_rank // n_modules
         return LoRAConfig(**lora)
+
+
+WEIGHTINGS = ("unit", "study")
+
+
+def merge_weights(weighting: str, merge: str, n: int) -> tuple[float, ...]:
+    """The weight of each of `n` combined modules. "study" is the reference study's: a linear
+    merge averages (1/N), a concatenation scales by 1/sqrt(N) (so the sum of N rank-r updates
+    keeps the scale of one), the others (TIES, DARE, ...) keep 1.0 and trim by density."""
+    if weighting == "study" and merge.startswith("linear"):
+        return (1.0 / n,) * n
+    if weighting == "study" and merge == "cat":
+        return (1.0 / math.sqrt(n),) * n
+    return (1.0,) * n
 
 
 def module_name(i: int) -> str:
@@ -119,7 +137,7 @@ class MultiLoRAMemory(Memory):
         return OracleRouter(parts) if cfg.router == "oracle" else AllRouter(parts)
 
     def _combine(self, names: tuple[str, ...]) -> tuple[str, ...]:
-        weights = self.config.weights or (1.0,) * len(names)
+        weights = self.config.weights or merge_weights(self.config.weighting, self.config.merge, len(names))
         if len(weights) != len(names):
             raise UserError(f"{len(weights)} merge weights for {len(names)} combined modules")
         return merge_adapters(self._model, names, self.config.merge, weights, self.config.density)

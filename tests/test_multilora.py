@@ -181,3 +181,29 @@ def test_traits_decide_retention_and_a_hybrid_inherits_its_parts():
     assert not plain.traits.installs_adapters and not plain.traits.trains_parameters
     with pytest.raises(UserError, match="at most one adapter memory"):
         make_memory("hybrid", {"parts": ["lora", "multilora"]}, seed=0)
+
+
+@pytest.mark.parametrize(("merge", "expected"), [("linear", 1 / 3), ("cat", 1 / 3**0.5), ("ties", 1.0)])
+def test_study_weighting_averages_linear_and_scales_cat(tiny_model, corpus, monkeypatch, merge, expected):
+    """The study's merges: linear with 1/N, CAT with 1/sqrt(N), TIES at full weight (density trims)."""
+    import baselines.multilora
+
+    seen = []
+    real = baselines.multilora.merge_adapters
+
+    def spy(model, names, how, weights, density):
+        seen.append((how, tuple(weights)))
+        return real(model, names, how, weights, density)
+
+    monkeypatch.setattr(baselines.multilora, "merge_adapters", spy)
+    values = {**FAST, "modules": 3, "router": "all", "top_k": 3, "merge": merge, "weighting": "study"}
+    memory = make_memory("multilora", values, seed=0)
+    memory.write(corpus, tiny_model)
+    assert seen and seen[0][0] == merge and seen[0][1] == pytest.approx((expected,) * 3)
+    assert "weighting=study" in memory_label(memory)
+    assert memory_label(make_memory("multilora", FAST, seed=0)) == memory_label(
+        make_memory("multilora", {**FAST, "weighting": "unit"}, seed=0)
+    )
+    with pytest.raises(UserError, match="either weights or a weighting"):
+        make_memory("multilora", {"weights": [0.5, 0.5], "weighting": "study"}, seed=0)
+    unload_adapters(tiny_model)
