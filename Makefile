@@ -46,10 +46,10 @@ bench: setup
 multilora:
 	@$(MAKE) --no-print-directory bench MEMORIES="$(MULTILORA)"
 
-# The study's figures: a sweep (bench/presets/<PRESET>.yaml; resumes if interrupted), then the drawing.
+# The study's figures: a sweep (bench/study/presets/<PRESET>.yaml; resumes if interrupted), then the drawing.
 PRESET     ?= smoke
 figures: setup
-	$(PY) -m bench.cli sweep bench/presets/$(PRESET).yaml --models "$(MODEL)" --out "runs_$(PRESET)" \
+	$(PY) -m bench.cli sweep bench/study/presets/$(PRESET).yaml --models "$(MODEL)" --out "runs_$(PRESET)" \
 		--reports "reports_$(PRESET)"
 	$(PY) -m bench.cli figures --out "runs_$(PRESET)" --figures "figures_$(PRESET)"
 

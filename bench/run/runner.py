@@ -120,28 +120,37 @@ def execute(p: Plan, command: str | None = None, on_done: Callable[[RunRecord], 
     """Run every (task, memory) pair; returns the records, old (skipped) and new."""
     s = p.settings
     lm = load_model(s.model, chat_template=s.chat_template)
-    model_slug = Path(lm.model_id).name if Path(lm.model_id).is_absolute() else lm.model_id.replace("/", "__")
     records = []
     shared = Shared()
     if s.judge and any(spec.judged for spec in p.tasks):  # a wrong judge name fails before any run
         shared.judge = lm if s.judge == s.model else load_model(s.judge)
     for spec in p.tasks:
         for memory in p.memories:
-            rid = run_id(lm, spec, p.corpora[spec.name], memory, s)
-            record_path, samples_path = record_paths(s.out, spec.name, model_slug, rid)
-            if record_path.exists() and not s.force:
-                log.warning(
-                    "%s / %s: record exists (%s), skipping; --force reruns it", spec.name, memory.name, record_path
-                )
-                record = load_record(record_path)
-            else:
-                log.warning("%s / %s: running", spec.name, memory_label(memory))
-                record, samples = run_one(lm, p, spec, memory, rid, command or " ".join(sys.argv), shared)
-                save_record(record, samples, record_path, samples_path)
+            record = run_or_load(lm, p, spec, memory, command or " ".join(sys.argv), shared)
             records.append(record)
             if on_done:
                 on_done(record)
     return records
+
+
+def model_slug(lm: LoadedModel) -> str:
+    """The model's folder name under `records/<task>/`."""
+    return Path(lm.model_id).name if Path(lm.model_id).is_absolute() else lm.model_id.replace("/", "__")
+
+
+def run_or_load(lm: LoadedModel, p: Plan, spec: TaskSpec, memory: Memory, command: str, shared: Shared) -> RunRecord:
+    """The record of one (task, memory): loaded when it exists (unless forced), else run and
+    saved atomically. Every executor goes through here, so ids and the skip rule are one."""
+    s = p.settings
+    rid = run_id(lm, spec, p.corpora[spec.name], memory, s)
+    record_path, samples_path = record_paths(s.out, spec.name, model_slug(lm), rid)
+    if record_path.exists() and not s.force:
+        log.warning("%s / %s: record exists (%s), skipping; --force reruns it", spec.name, memory.name, record_path)
+        return load_record(record_path)
+    log.warning("%s / %s: running", spec.name, memory_label(memory))
+    record, samples = run_one(lm, p, spec, memory, rid, command, shared)
+    save_record(record, samples, record_path, samples_path)
+    return record
 
 
 def run_one(

@@ -27,8 +27,8 @@ from bench.core.config import check
 from bench.core.errors import UserError
 from bench.core.memory import LoadedModel
 from bench.model.loading import load_model
-from bench.run.record import RunRecord, load_record, record_paths, save_record
-from bench.run.runner import RunSettings, Shared, plan, run_id
+from bench.run.record import RunRecord
+from bench.run.runner import RunSettings, Shared, plan
 
 EXECUTORS = ("in-process", "ray")
 # Passed on to Ray workers, which may have been started from another shell: the same cache and hub settings.
@@ -106,19 +106,12 @@ class RunWorker:
         shared = self.shared.setdefault(s, Shared())
         if s.judge and spec.judged and shared.judge is None:
             shared.judge = lm if s.judge == s.model else self.model(s.judge)
-        rid = run_id(lm, spec, p.corpora[spec.name], memory, s)
-        slug = Path(lm.model_id).name if Path(lm.model_id).is_absolute() else lm.model_id.replace("/", "__")
-        record_path, samples_path = record_paths(s.out, spec.name, slug, rid)
-        if record_path.exists() and not s.force:
-            return load_record(record_path)
         try:
-            record, samples = runner.run_one(lm, p, spec, memory, rid, cell.command, shared)
+            return runner.run_or_load(lm, p, spec, memory, cell.command, shared)
         except BaseException:  # a run that broke off (mid-training, say) may leave the model altered: reload it
             self.models.clear()
             self.shared.clear()
             raise
-        save_record(record, samples, record_path, samples_path)
-        return record
 
 
 def import_ray() -> Any:
