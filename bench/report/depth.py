@@ -159,9 +159,14 @@ def depth_markdown(frame: pd.DataFrame, directions: Directions | None = None) ->
     return "\n\n".join(sections) + "\n"
 
 
+def tick_label(label: str) -> str:
+    """A memory label broken before its config and after each field, so long labels stay narrow."""
+    return label.replace("(", "\n(").replace(",", ",\n")
+
+
 def plot_depth(frame: pd.DataFrame, path: Path) -> bool:
     """Grouped bars, one panel per corpus: a group per model x memory, a bar per level with its
-    stderr. Returns False (and draws nothing) when there is no depth table."""
+    stderr and its value written on it. Returns False (and draws nothing) when there is no depth table."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -170,22 +175,26 @@ def plot_depth(frame: pd.DataFrame, path: Path) -> bool:
     tables = depth_tables(frame)
     if not tables:
         return False
-    fig, axes = plt.subplots(1, len(tables), figsize=(6.0 * len(tables), 4.2), squeeze=False)
+    widest = max(len(t.scores) for t in tables)
+    fig, axes = plt.subplots(1, len(tables), figsize=(max(6.0, 1.4 * widest + 1) * len(tables), 4.4), squeeze=False)
     for ax, table in zip(axes[0], tables, strict=True):
         models = table.scores.index.get_level_values(0).unique()
-        labels = [m if len(models) == 1 else f"{mo}\n{m}" for mo, m in table.scores.index]
+        labels = [tick_label(m if len(models) == 1 else f"{mo} {m}") for mo, m in table.scores.index]
         width = 0.8 / len(table.columns)
         for k, column in enumerate(table.columns):
             x = [i + (k - (len(table.columns) - 1) / 2) * width for i in range(len(labels))]
             values = 100 * table.scores[column.header].fillna(0.0)
             errors = 100 * table.stderrs[column.header].fillna(0.0)
-            ax.bar(x, values, width, yerr=errors, capsize=2, label=column.header, color=LEVEL_COLORS[column.level])
-        ax.set_xticks(range(len(labels)), labels)
-        ax.set_ylim(0, 105)
+            color = LEVEL_COLORS[column.level]
+            bars = ax.bar(x, values, width, yerr=errors, capsize=2, label=column.header, color=color)
+            ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)  # a 0 is a result too: say so
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_ylim(0, 124)  # room above 100 for the labels and the legend
+        ax.set_yticks(range(0, 101, 20))
         metrics = sorted({c.metric for c in table.columns})
         ax.set_ylabel(f"{' / '.join(metrics)} (%)")
         ax.set_title(f"{table.title}: score by level", fontsize=10)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="upper center", ncol=len(table.columns), frameon=False)
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")

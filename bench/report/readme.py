@@ -4,6 +4,7 @@ A block in the README names the records it shows:
 
     <!-- kmbench:table leaderboard/reference/bench -->   the report's per-task tables
     <!-- kmbench:summary leaderboard/submissions/x -->   one row per task, one column per memory
+    <!-- kmbench:depth leaderboard/reference/depth -->   each memory's score at each depth level
     ...generated text...
     <!-- /kmbench -->
 
@@ -20,9 +21,10 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.core.metrics import stderr_column
+from bench.report.depth import depth_markdown
 from bench.report.tables import by_task, load_table, markdown_table, retention_cell
 
-BLOCK = re.compile(r"(<!-- kmbench:(table|summary) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S)
+BLOCK = re.compile(r"(<!-- kmbench:(table|summary|depth) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S)
 
 
 def summary_table(frame: pd.DataFrame) -> str:
@@ -54,6 +56,8 @@ def render(kind: str, source: str, root: Path) -> str:
     if not folder.is_dir():
         raise UserError(f"README block names {source}, which is not a folder of records")
     frame = load_table(folder)
+    if kind == "depth":
+        return depth_markdown(frame)
     return markdown_table(frame) if kind == "table" else summary_table(frame)
 
 
