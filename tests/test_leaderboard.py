@@ -178,3 +178,24 @@ def test_page_opens_on_the_overview_filters_sorts_and_shows_plots(tmp_path):
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_the_board_shows_the_depth_view():
+    """Rows that ask one corpus at several levels get the depth view, in Markdown and on the page."""
+    from bench.board.markdown import board_markdown
+    from bench.board.page import board_html
+    from bench.core.metrics import stderr_column
+    from bench.report.tables import load_table
+
+    frame = load_table(Path(__file__).resolve().parents[1] / "leaderboard/reference/depth").assign(submission="ref")
+    frame = frame.assign(
+        score=frame.apply(lambda r: r[r["primary_metric"]], axis=1),
+        score_stderr=frame.apply(lambda r: r.get(stderr_column(r["primary_metric"])), axis=1),
+        total_seconds=frame["write_seconds"] + frame["read_seconds"],
+    )
+    text = board_markdown(frame)
+    assert "## How deep is the memory?" in text and "| reverse % ↑ |" in text.replace(
+        "reverse % ↑ | multi_hop", "reverse % ↑ |"
+    )
+    page = board_html(frame, {})
+    assert page.count('<section class="depth">') == 2 and "<th>multi_hop</th>" in page

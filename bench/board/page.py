@@ -20,6 +20,7 @@ from bench.board.markdown import board_markdown
 from bench.board.overview import aggregate_note, overview_frame
 from bench.board.rows import board_frame, ranked, with_board_columns
 from bench.board.template import PAGE
+from bench.report.depth import cell, depth_tables
 from bench.report.directions import Directions, directions_for
 from bench.report.plots import scatter
 from bench.report.tables import by_task
@@ -91,7 +92,7 @@ def board_html(frame: pd.DataFrame, plots: dict[str, list[str]], directions: Dir
 
     frame = with_traits(with_board_columns(frame))
     directions = directions or directions_for(frame["task"].unique())
-    sections = [overview_html(frame, directions)]
+    sections = [overview_html(frame, directions), *depth_html(frame[~frame["partial"]])]
     for task, rows in by_task(frame):
         metric, questions = rows["primary_metric"].iloc[0], int(rows["questions"].max())
         heads = [header(col, h, str(task), metric, directions) for col, h, _ in BOARD_COLUMNS]
@@ -106,6 +107,26 @@ def board_html(frame: pd.DataFrame, plots: dict[str, list[str]], directions: Dir
             f'{table}<div class="plots">{images}</div></section>'
         )
     return PAGE.replace("{{filters}}", filters_html(frame)).replace("{{sections}}", "\n".join(sections))
+
+
+def depth_html(frame: pd.DataFrame) -> list[str]:
+    """The depth view (`bench.report.depth`): per corpus, each memory's score at each level."""
+    sections = []
+    for table in depth_tables(frame):
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in ["model", "memory", *(c.header for c in table.columns)])
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td>{html.escape(str(x))}</td>" for x in (model, memory))
+            + "".join(f"<td>{cell(scores[c.header], table.stderrs.loc[(model, memory)][c.header])}</td>"
+                      for c in table.columns)
+            + "</tr>"
+            for (model, memory), scores in table.scores.iterrows()
+        )  # fmt: skip
+        sections.append(
+            f'<section class="depth"><h2>How deep is the memory? {html.escape(table.title)}</h2>'
+            f'<table class="depth"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>'
+        )
+    return sections
 
 
 def order_note(rows: pd.DataFrame) -> str:
