@@ -59,16 +59,13 @@ class Reproducer:
     def left(self) -> float:
         return self.budget_seconds - (time.perf_counter() - self.started)
 
-    def run(self, record: Any, samples: list[dict[str, Any]], context_budget: int | None) -> Reproduction:
-        """Rerun one record's questions (see the module docstring) and compare."""
+    def run(self, record: Any, memory: Any, samples: list[dict[str, Any]], context_budget: int | None) -> Reproduction:
+        """Rerun one record's questions with `memory` (built from its config, not yet written) and compare."""
         rid = record.run.run_id
         if self.left() <= 0:
             return Reproduction(rid, reason=f"the {self.budget_seconds:.0f} s reproduction budget was spent")
         if not available_offline(record.model.name):
             return Reproduction(rid, reason=f"model {record.model.name!r} is not available offline here")
-        from bench.run.memories import make_memory
-
-        memory = make_memory(record.memory.name, record.memory.config, record.run.seed)
         if memory.traits.trains_parameters and record.cost.write_seconds > self.max_write_seconds:
             cap = self.max_write_seconds
             return Reproduction(

@@ -10,11 +10,11 @@ from typing import Any
 from bench.answer.lm import gold_doc
 from bench.board.files import CAPS
 from bench.board.state import TaskFacts, Validation, task_facts
+from bench.core.memory import Traits
 from bench.harness.judging import METRIC as JUDGE_METRIC
 from bench.harness.judging import RUBRIC_SHA256, parse_score
 from bench.harness.scoring import stderr_of
 from bench.parts.routing import ROUTER_METRIC, router_precision
-from bench.run.memories import traits_of
 from bench.run.record import RunRecord, read_samples, samples_path_for
 from bench.run.retention import PROBE_TASK, forgetting
 
@@ -113,12 +113,12 @@ def check_judge(v: Validation, path: Path, r: RunRecord, samples: list) -> None:
         v.fail(path, "a judged sample has no judge output to re-parse")
 
 
-def check_forgetting(v: Validation, path: Path, r: RunRecord, written: int) -> None:
+def check_forgetting(v: Validation, path: Path, r: RunRecord, written: int, traits: Traits) -> None:
     """Retention is required where adapters are installed, on the pinned probe; both sides of
     the probe are re-scored with the probe task's own scoring."""
     f = r.forgetting
     if f is None:
-        if written >= FIRST_SCHEMA_WITH_RETENTION and traits_of(r.memory.name, r.memory.config).installs_adapters:
+        if written >= FIRST_SCHEMA_WITH_RETENTION and traits.installs_adapters:
             v.fail(path, f"no retention: a memory that installs adapters must carry the {PROBE_TASK} probe")
         return
     if f.task != PROBE_TASK:

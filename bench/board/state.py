@@ -32,7 +32,8 @@ class Validation:
     manager: Any = None
     reproducer: Reproducer | None = None  # reruns rows when asked (`--reproduce`)
     reproductions: list[Reproduction] = field(default_factory=list)
-    to_reproduce: list[tuple[Path, RunRecord, list[dict[str, Any]]]] = field(default_factory=list)
+    # each row to rerun, with the memory its config built
+    to_reproduce: list[tuple[Path, RunRecord, list[dict[str, Any]], Any]] = field(default_factory=list)
     claimed: dict[str, Reproduction] = field(default_factory=dict)  # the committed reproductions, to recheck
     commits: dict[str, bool] = field(default_factory=dict)  # sha -> in this project's history
     tokenizers: dict[str, Any] = field(default_factory=dict)  # model name -> tokenizer, for token splits

@@ -196,26 +196,26 @@ def check_record(v: Validation, path: Path, sub: dict[str, Any] | None) -> RunRe
     traits = memory.traits if memory is not None else traits_of(record.memory.name)
     for problem in cost_problems(record, traits, samples):
         v.fail(path, problem)
-    check_forgetting(v, path, record, written)
+    check_forgetting(v, path, record, written, traits)
     if v.reproducer is not None and samples is not None and memory is not None:
-        v.to_reproduce.append((path, record, samples))
+        v.to_reproduce.append((path, record, samples, memory))
     return record
 
 
-def check_reproductions(v: Validation, rows: list[tuple[Path, RunRecord, list[dict[str, Any]]]]) -> None:
+def check_reproductions(v: Validation, rows: list[tuple[Path, RunRecord, list[dict[str, Any]], Any]]) -> None:
     """Rerun the rows, cheapest first so a budget covers the most; refuse a row whose answers
     do not come out again (fewer than `MIN_IDENTICAL` of them)."""
 
-    def expected_seconds(row: tuple[Path, RunRecord, list]) -> float:
-        r = row[1]
-        training = r.cost.write_seconds if traits_of(r.memory.name, r.memory.config).trains_parameters else 0.0
+    def expected_seconds(row: tuple[Path, RunRecord, list, Any]) -> float:
+        r, memory = row[1], row[3]
+        training = r.cost.write_seconds if memory.traits.trains_parameters else 0.0
         return training + r.cost.seconds_per_query * min(r.task.n_queries, SAMPLE)
 
-    for path, r, samples in sorted(rows, key=expected_seconds):
+    for path, r, samples, memory in sorted(rows, key=expected_seconds):
         budget = stated_budget(r)
         if budget == "unknown":
             continue  # already refused: the run id names no budget to rerun with
-        found = v.reproducer.run(r, samples, budget)
+        found = v.reproducer.run(r, memory, samples, budget)
         v.reproductions.append(found)
         shown = f"reproduced {found.cell()}" if found.checked else f"not reproduced: {found.reason}"
         print(f"  {r.task.name} / {r.memory.label} (seed {r.run.seed}): {shown}", flush=True)
