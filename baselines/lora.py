@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
+from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.config import check, config_dict, stable_hash
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.core.paths import cache_dir
@@ -27,15 +29,20 @@ from bench.model.loading import render_prompt
 from bench.parts.synth import internalize, parse_format
 
 ADAPTER = "main"
+SCHEDULES = ("cosine", "linear", "constant")
 TRAIN_LOG = "kmbench_train.json"
+# After each optimizer step: (steps done, tokens trained so far, the peft model in training) -> stop now?
+StepHook = Callable[[int, int, Any], bool]
 
 
 @dataclass(frozen=True)
 class LoRAConfig:
     """Everything that changes the trained adapter, so it is all part of the cache key."""
 
+    profile: str = DEFAULT_PROFILE  # the named protocol the other fields started from (baselines.profiles)
     rank: int = 32
-    alpha: int = 0  # 0 means 2 x rank
+    alpha: int = 0  # 0: alpha_ratio x rank, so alpha follows the rank in a sweep
+    alpha_ratio: float = 2.0  # used when alpha is 0 (the study ties alpha to rank: 1.0)
     target_modules: tuple[str, ...] = ("all-linear",)
     dropout: float = 0.0
     layers: tuple[int, ...] = ()  # empty: every layer
@@ -55,12 +62,14 @@ class LoRAConfig:
 
     def __post_init__(self) -> None:
         check(self.rank > 0, "rank must be positive")
-        check(self.alpha >= 0, "alpha must be >= 0 (0 means 2 x rank)")
+        check_profile(self.profile)
+        check(self.alpha >= 0, "alpha must be >= 0 (0 means alpha_ratio x rank)")
+        check(self.alpha_ratio > 0, "alpha_ratio must be positive")
         check(0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)")
         check(self.lr > 0, "lr must be positive")
         check(self.epochs > 0 or self.max_steps > 0, "epochs or max_steps must be positive")
         check(self.batch_size > 0, "batch_size must be positive")
-        check(self.schedule in ("cosine", "constant"), "schedule must be 'cosine' or 'constant'")
+        check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}")
         check(0.0 <= self.warmup_ratio < 1.0, "warmup_ratio must be in [0, 1)")
         check(self.loss_on in ("answer", "all"), "loss_on must be 'answer' or 'all'")
         check(bool(self.target_modules), "target_modules must not be empty")
@@ -116,13 +125,22 @@ def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
 
 
 def lr_factor(step: int, total: int, cfg: LoRAConfig) -> float:
-    """Learning-rate multiplier at `step`: linear warmup, then constant or cosine decay to zero."""
+    """Learning-rate multiplier at `step`: linear warmup, then constant, or a cosine or linear
+    decay to zero (linear is transformers' Trainer default, which the study's runs used)."""
     warmup = int(total * cfg.warmup_ratio)
     if step < warmup:
         return (step + 1) / warmup
     if cfg.schedule == "constant":
         return 1.0
-    return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+    progress = (step - warmup) / max(1, total - warmup)
+    if cfg.schedule == "linear":
+        return 1.0 - progress
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def lora_alpha(cfg: LoRAConfig) -> float:
+    """The scale numerator peft gets: the config's alpha, else alpha_ratio x rank."""
+    return cfg.alpha or cfg.alpha_ratio * cfg.rank
 
 
 def peft_config(cfg: LoRAConfig):  # -> peft.LoraConfig
@@ -131,7 +149,7 @@ def peft_config(cfg: LoRAConfig):  # -> peft.LoraConfig
 
     return LoraConfig(
         r=cfg.rank,
-        lora_alpha=cfg.alpha or 2 * cfg.rank,
+        lora_alpha=lora_alpha(cfg),
         lora_dropout=cfg.dropout,
         target_modules="all-linear" if cfg.target_modules == ("all-linear",) else list(cfg.target_modules),
         layers_to_transform=list(cfg.layers) or None,
@@ -139,8 +157,15 @@ def peft_config(cfg: LoRAConfig):  # -> peft.LoraConfig
     )
 
 
-def train_adapter(model: LoadedModel, examples: list[Example], cfg: LoRAConfig, folder: Path) -> dict:
-    """Train one adapter and save it into `folder` (`trained_adapter` stages it); returns the training log."""
+def train_adapter(
+    model: LoadedModel, examples: list[Example], cfg: LoRAConfig, folder: Path, on_step: StepHook | None = None
+) -> dict:
+    """Train one adapter and save it into `folder` (`trained_adapter` stages it); returns the training log.
+
+    `on_step(steps done, tokens so far, the model in training)` is called after every optimizer
+    step (`make perf` scores checkpoints with it); returning True ends training there, and the
+    log's `steps` says where. Its time is inside the log's `seconds`: the caller takes it out.
+    """
     from peft import get_peft_model
 
     torch.manual_seed(cfg.seed)
@@ -177,6 +202,8 @@ def train_adapter(model: LoadedModel, examples: list[Example], cfg: LoRAConfig, 
                 step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}")
+                if on_step is not None and on_step(step, log["tokens"], peft_model):
+                    total = log["steps"] = step  # the caller has what it waited for: no step after this one
             log["losses"].append(round(sum(epoch_loss) / len(epoch_loss), 5))
     log["seconds"] = time.perf_counter() - started
     log["trainable_params"] = sum(p.numel() for p in params)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from baselines.lora import LoRAConfig, adapter_footprint, trained_adapter
 from bench.core.config import check
@@ -21,7 +22,7 @@ from bench.core.errors import UserError
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Routing, Traits
 from bench.model.adapters import MERGES, load_adapter, merge_adapters
 from bench.model.packing import count_tokens
-from bench.parts.modules import SPLITS, split_corpus
+from bench.parts.modules import SPLITS, split_corpus, split_windows, window_owners
 from bench.parts.routing import ROUTERS, AllRouter, EmbeddingRouter, OracleRouter, Router
 
 
@@ -29,8 +30,8 @@ from bench.parts.routing import ROUTERS, AllRouter, EmbeddingRouter, OracleRoute
 class MultiLoRAConfig(LoRAConfig):
     """LoRA's training knobs plus how to split the corpus, route queries and combine routed modules."""
 
-    modules: int = 4
-    split: str = "documents"  # contiguous parts balanced by document count, "tokens", or "file"
+    modules: int = 4  # how many parts (with split "window" the window size decides instead)
+    split: str = "documents"  # contiguous parts balanced by document count, "tokens", "file", or "window"
     partition: str = ""  # with split "file": a JSON file {doc_id: part number}
     total_rank: int = 0  # > 0: each module gets total_rank / modules (same budget as one lora of that rank)
     router: str = "oracle"
@@ -41,6 +42,8 @@ class MultiLoRAConfig(LoRAConfig):
     density: float = 0.5  # kept fraction for ties / dare / magnitude_prune
     embedder: str = "all-MiniLM-L6-v2"
     chunk_tokens: int = 128  # embedding router: window of each indexed piece
+    window_tokens: int = 2048  # with split "window": tokens per module, cut inside the corpus's joined text
+    window_overlap: int = 200  # with split "window": tokens each window shares with the one before
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -48,14 +51,16 @@ class MultiLoRAConfig(LoRAConfig):
         check(self.split in SPLITS, f"split must be one of {', '.join(SPLITS)}")
         check((self.split == "file") == bool(self.partition), "split 'file' and a partition file go together")
         check(self.total_rank >= 0, "total_rank must be >= 0")
+        sized_by_corpus = self.split in ("file", "window")  # the number of modules is known only at write
+        check(0 <= self.window_overlap < self.window_tokens, "window_overlap must be in [0, window_tokens)")
         check(
-            self.total_rank == 0 or self.split == "file" or self.total_rank % self.modules == 0,
+            self.total_rank == 0 or sized_by_corpus or self.total_rank % self.modules == 0,
             "total_rank must divide evenly among the modules",
         )
         check(self.router in ROUTERS, f"router must be one of {', '.join(ROUTERS)}")
         check(self.top_k > 0, "top_k must be positive")
         check(self.router != "oracle" or self.top_k == 1, "the oracle router picks exactly one module (top_k 1)")
-        check(self.split == "file" or self.top_k <= self.modules, "top_k cannot exceed the number of modules")
+        check(sized_by_corpus or self.top_k <= self.modules, "top_k cannot exceed the number of modules")
         check(self.merge in MERGES, f"merge must be one of {', '.join(MERGES)}")
         check(0.0 < self.density <= 1.0, "density must be in (0, 1]")
         check(self.chunk_tokens > 0, "chunk_tokens must be positive")
@@ -104,19 +109,25 @@ class MultiLoRAMemory(Memory):
     )
     config_class = MultiLoRAConfig
 
-    def _split(self, corpus: Corpus, count: Callable[[str], int]) -> list[Corpus]:
+    def _split(self, corpus: Corpus, count: Callable[[str], int], tokenizer: Any = None) -> list[Corpus]:
         cfg = self.config
+        if cfg.split == "window":
+            return list(split_windows(corpus, cfg.window_tokens, cfg.window_overlap, tokenizer))
         return split_corpus(corpus, cfg.modules, cfg.split, count, Path(cfg.partition) if cfg.partition else None)
 
     def module_of(self, corpus: Corpus, count_tokens: Callable[[str], int]) -> dict[str, str]:
-        """Each document's module, split exactly as `write` splits."""
+        """Each document's module, split exactly as `write` splits (windows: from token counts alone)."""
+        cfg = self.config
+        if cfg.split == "window":
+            owners = window_owners(corpus, cfg.window_tokens, cfg.window_overlap, count_tokens)
+            return {doc_id: module_name(i) for doc_id, i in owners.items()}
         parts = self._split(corpus, count_tokens)
         return {d.id: module_name(i) for i, part in enumerate(parts) for d in part.documents}
 
     def write(self, corpus: Corpus, model: LoadedModel) -> None:
         """Split the corpus, train (or load) one adapter per part, and build the router over the parts."""
         cfg = self.config
-        parts = self._split(corpus, lambda t: count_tokens(model.tokenizer, t))
+        parts = self._split(corpus, lambda t: count_tokens(model.tokenizer, t), model.tokenizer)
         lora = cfg.module_config(len(parts))
         self._trained = [trained_adapter(part, model, lora) for part in parts]
         for i, (folder, _, _) in enumerate(self._trained):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.config import check
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.model.embedding import embed, load_embedder, param_count
@@ -15,12 +16,14 @@ from bench.model.packing import chunk_texts, count_tokens, pack
 class RAGConfig:
     """Retrieval knobs swept in the paper: chunking granularity and how many chunks to retrieve."""
 
+    profile: str = DEFAULT_PROFILE  # the named protocol the fields started from (baselines.profiles)
     embedder: str = "all-MiniLM-L6-v2"
     chunk_tokens: int = 128
     chunk_overlap: int = 16
     top_k: int = 1
 
     def __post_init__(self) -> None:
+        check_profile(self.profile)
         check(self.chunk_tokens > 0, "chunk_tokens must be positive")
         check(0 <= self.chunk_overlap < self.chunk_tokens, "chunk_overlap must be in [0, chunk_tokens)")
         check(self.top_k > 0, "top_k must be positive")

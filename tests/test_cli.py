@@ -74,3 +74,13 @@ def test_run_on_tiny_model_writes_records_then_skips_them(tiny_model_dir, tiny_t
     assert [p.stat().st_mtime_ns for p in records] == stamps
     assert sum("record exists" in m for m in caplog.messages) == 2
     assert (tmp_path / "runs/reports/results.md").read_text().count("| `") == 2
+
+
+def test_every_record_names_its_profile(tiny_model_dir, tiny_task_dir, tmp_path):
+    from bench.run.record import load_record
+
+    args = run_args(tiny_model_dir, tmp_path / "runs", "kmb_tiny", "--include-path", str(tiny_task_dir), limit=2)
+    args += ["--memories", "icl,rag", "--set", "icl.profile=study"]
+    assert main(args) == 0
+    rows = [load_record(p).flatten() for p in (tmp_path / "runs/records").rglob("*.json")]
+    assert sorted((r["memory"], r["profile"]) for r in rows) == [("icl@study", "study"), ("rag", "kmbench")]

@@ -4,11 +4,44 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 from bench.study.capacity import bootstrap_interval, capacity, family, t_max
+from bench.study.figures import DEFAULTS_NOTE, at_defaults, capacity_figure, context_budget_figure
+
+COLORS = {"none": "#7f7f7f", "icl": "#1f77b4", "rag": "#2ca02c", "lora": "#d62728"}
+FAMILIES = {"none": "closed_book", "icl": "context", "rag": "context", "lora": "parametric"}
+
+
+def aggregated(*rows: dict) -> pd.DataFrame:
+    """Rows as `aggregate` returns them (one per task, memory and budget), from the fields a test sets."""
+    full = []
+    for row in rows:
+        name = row["memory"].split("@")[0].split("(")[0]
+        full.append(
+            {
+                "model": "m",
+                "task": row["task"],
+                "family": family(row["task"]),
+                "memory_name": name,
+                "memory_family": FAMILIES[name],
+                "memory_color": COLORS[name],
+                "memory_order": list(COLORS).index(name),
+                "metric": "study_match",
+                "higher_is_better": True,
+                "ci_low": row["score"],
+                "ci_high": row["score"],
+                "context_budget": 8000,  # the whole window, as a run without a budget records it
+                "rank": None,
+                "trainable_params": 0,
+                "n_queries": 48,
+                **row,
+            }
+        )
+    return pd.DataFrame(full)
 
 
 def test_t_max_is_the_largest_size_up_to_which_every_size_holds():
@@ -42,6 +75,7 @@ def test_capacity_efficiency_and_bits_per_parameter():
 
 def test_families_and_bootstrap_interval():
     assert family("kmb_phonebook_16k") == "kmb_phonebook"
+    assert family("kmb_phonebook_study_16k") == "kmb_phonebook_study"
     assert family("kmb_counterfact_1k_efficacy") == "kmb_counterfact_efficacy"
     low, high = bootstrap_interval([np.array([1.0, 0.0] * 50), np.array([1.0, 1.0] * 50)])
     assert low < 0.75 < high and high - low < 0.3  # the per-question mean over two seeds is 0.75
@@ -79,3 +113,62 @@ def test_figures_from_a_real_sweep(tiny_model_dir, tmp_path):
     tables = (figures / "tables.md").read_text()
     assert "T_max@0.95" in tables and "| kmb_phonebook_1k | icl " in tables
     assert r"\begin{tabular}" in (figures / "tables.tex").read_text()
+
+
+def test_the_study_sizes_have_capacities_on_the_study_scorer():
+    """T_max and Efficiency exist for the study's own task families, on the rows' primary metric
+    (study_match on PhoneBook), with the study's thresholds."""
+    agg = aggregated(
+        *(
+            {"task": f"kmb_phonebook_study_{k}k", "memory": "lora@study(rank=8)", "rank": 8, "trainable_params": 100,
+             "corpus_tokens": 1343 * k, "score": score}
+            for k, score in ((1, 1.0), (2, 0.92))
+        )
+    )  # fmt: skip
+    [row] = capacity(agg).to_dict("records")
+    assert row["family"] == "kmb_phonebook_study" and row["T_max@0.9"] == 2686 and row["T_max@1"] == 1343
+    assert row["bits_per_param"] == pytest.approx(48 * 10 * math.log2(10) / 100)
+
+
+def test_capacity_figure_draws_icl_and_rag_at_their_widest_context_beside_the_lora_ranks():
+    rows = []
+    for k, tokens in ((1, 1343), (2, 2715)):
+        task = f"kmb_phonebook_study_{k}k"
+        rows += [{"task": task, "corpus_tokens": tokens, "memory": f"lora@study(rank={r})", "rank": r, "score": 0.5}
+                 for r in (2, 8)]  # fmt: skip
+        rows.append({"task": task, "corpus_tokens": tokens, "memory": "icl@study", "score": 0.9 / k})
+        rows.append({"task": task, "corpus_tokens": tokens, "memory": "icl@study", "score": 0.0, "context_budget": 64})
+        rows.append({"task": task, "corpus_tokens": tokens, "memory": "rag@study", "score": 0.6})
+    rows.append({"task": "kmb_phonebook_study_128k", "corpus_tokens": 170000, "memory": "rag@study", "score": 0.1})
+    ax = capacity_figure(aggregated(*rows)).axes[0]
+    lines = {c.get_label(): list(c.lines[0].get_ydata()) for c in ax.containers}
+    assert lines == {
+        "lora@study(rank=2)": [50, 50],
+        "lora@study(rank=8)": [50, 50],
+        "icl@study (widest context)": [90, 45],  # the 64-token budget is not the study's setting
+        "rag@study (widest context)": [60, 60],  # only the sizes LoRA was measured at
+    }
+    styles = {c.get_label(): c.lines[0].get_linestyle() for c in ax.containers}
+    assert {label for label, style in styles.items() if style == "--"} == {name for name in lines if "context" in name}
+    assert capacity_figure(aggregated(*[r for r in rows if "lora" not in r["memory"]])) is None
+    plt.close("all")
+
+
+def test_the_flat_lines_are_the_memories_at_their_defaults_never_the_best_scorer():
+    task = {"task": "kmb_phonebook_1k", "corpus_tokens": 1007}
+    agg = aggregated(
+        {**task, "memory": "icl", "score": 0.2, "context_budget": 64},
+        {**task, "memory": "icl", "score": 0.4, "context_budget": 256},
+        {**task, "memory": "lora", "score": 0.5},  # the defaults, chosen on held-out data
+        {**task, "memory": "lora(rank=64)", "score": 0.9},  # scores higher here: not what the line shows
+        {**task, "memory": "lora@study(rank=8)", "score": 1.0},
+        {**task, "memory": "none", "score": 0.05},
+    )
+    assert list(at_defaults(agg)) == [True, True, True, False, False, True]
+    ax = context_budget_figure(agg).axes[0]
+    flat = {line.get_label(): line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--"}
+    assert flat == {"none: defaults, 0 context": 5.0, "lora: defaults, 0 context": 50.0}
+    assert ax.get_legend().get_title().get_text() == DEFAULTS_NOTE and "held-out" in DEFAULTS_NOTE
+    without = context_budget_figure(agg[agg["memory"] != "lora"]).axes[0]  # no LoRA at its defaults: no LoRA line
+    assert [line.get_label() for line in without.lines if line.get_linestyle() == "--"] == ["none: defaults, 0 context"]
+    plt.close("all")

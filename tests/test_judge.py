@@ -33,7 +33,9 @@ def test_judged_run_records_the_judge_and_validates(tiny_model_dir, tmp_path, mo
     records = [load_record(p) for p in find_records(out)]
     judged = [r for r in records if r.judge is not None]
     assert len(records) == 2 and len(judged) == 1
-    assert judged[0].judge.model == str(tiny_model_dir) and 0 <= judged[0].metrics["judge"].value <= 1
+    assert judged[0].judge.model == str(tiny_model_dir) and judged[0].judge.scale == 10
+    malformed = judged[0].metrics["judge_malformed"].value  # a random tiny model rarely writes a JSON verdict
+    assert malformed == judged[0].judge.unparseable / 2 and ("judge" in judged[0].metrics or malformed == 1.0)
     assert "judge" not in next(r for r in records if r.judge is None).metrics
 
     folder = create_submission(out, tmp_path / "submissions", "tiny-judge", "KMBench tests", "2 CPU cores")
@@ -41,7 +43,8 @@ def test_judged_run_records_the_judge_and_validates(tiny_model_dir, tmp_path, mo
     path = next(p for p in find_records(folder) if load_record(p).judge is not None)
     samples = samples_path_for(path)
     rows = [json.loads(line) for line in samples.read_text().splitlines()]
-    rows[0]["judge_output"] = "10" if rows[0]["metrics"]["judge"] != 1.0 else "0"
+    score = 0 if rows[0]["metrics"].get("judge") == 1.0 else 10
+    rows[0]["judge_output"] = json.dumps({"score": score, "rationale": "Tampered."})
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert any("judge scores differ" in p for p in validate_submission(folder))
 

@@ -14,7 +14,7 @@ import pytest
 from bench.board.markdown import board_markdown
 from bench.board.overview import overview_frame
 from bench.board.page import board_html, build_board, write_board
-from bench.board.reproduce import Reproduction, save_reproductions
+from bench.board.reproduce import Reproduction, load_reproductions, save_reproductions
 from bench.board.rows import with_board_columns
 from bench.board.submission import create_submission
 from bench.report.directions import Directions
@@ -199,3 +199,12 @@ def test_the_board_shows_the_depth_view():
     )
     page = board_html(frame, {})
     assert page.count('<section class="depth">') == 2 and "<th>multi_hop</th>" in page
+
+
+def test_saved_reproductions_add_up_and_a_spent_budget_erases_nothing(tmp_path):
+    path = tmp_path / "reproduced.json"
+    save_reproductions(path, [Reproduction("a", checked=3, identical=3)], "c1")
+    save_reproductions(path, [Reproduction("b", checked=2, identical=1)], "c2")
+    save_reproductions(path, [Reproduction("a", reason="the 10 s reproduction budget was spent")], "c3")
+    found = load_reproductions(path)
+    assert found["a"].cell() == "3/3" and found["b"].cell() == "1/2"

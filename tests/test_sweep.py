@@ -37,15 +37,27 @@ def test_grid_expands_every_axis(tmp_path):
     sweep = load_sweep(write_grid(tmp_path, GRID.format(model="m")))
     cells = sweep.cells()
     assert len(cells) == 2 * (1 + 2 + 2)  # seeds x (none + icl budgets + lora ranks)
-    assert {(m, c.get("rank")) for _, _, _, _, m, c, _ in cells if m == "lora"} == {("lora", 2), ("lora", 4)}
-    assert {b for _, _, b, _, m, _, _ in cells if m == "icl"} == {16, 64}
-    assert {r for *_, r in cells} == {Resources()}  # nothing asked: one CPU, no GPU
+    assert {(c.memory, c.config.get("rank")) for c in cells if c.memory == "lora"} == {("lora", 2), ("lora", 4)}
+    assert {c.budget for c in cells if c.memory == "icl"} == {16, 64}
+    assert {c.resources for c in cells} == {Resources()}  # nothing asked: one CPU, no GPU
+    assert {c.chat_template for c in cells} == {None}  # the run's setting
 
 
 def test_memory_entries_ask_for_resources_and_keep_them_out_of_the_config(tmp_path):
     text = "name: x\ntasks: [t]\nmemories: [{memory: lora, rank: 2, num_gpus: 0.5, num_cpus: 4}]\n"
     [cell] = load_sweep(write_grid(tmp_path, text)).cells()
-    assert cell[5] == {"rank": 2} and cell[6] == Resources(num_cpus=4, num_gpus=0.5)
+    assert cell.config == {"rank": 2} and cell.resources == Resources(num_cpus=4, num_gpus=0.5)
+
+
+def test_entries_switch_the_chat_template_and_name_a_profile(tmp_path):
+    text = (
+        "name: x\ntasks: [t]\nmemories: [{memory: lora, profile: study, chat_template: true, grid: {rank: [2, 8]}}]\n"
+    )
+    cells = load_sweep(write_grid(tmp_path, text)).cells()
+    assert [(c.chat_template, c.config) for c in cells] == [
+        (True, {"profile": "study", "rank": 2}),
+        (True, {"profile": "study", "rank": 8}),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -58,6 +70,7 @@ def test_memory_entries_ask_for_resources_and_keep_them_out_of_the_config(tmp_pa
         ("name: x\ntasks: [t\n", "malformed YAML"),
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_gpus: -1}]\n", "num_gpus must be >= 0"),
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_cpus: many}]\n", "num_cpus: cannot read 'many'"),
+        ("name: x\ntasks: [t]\nmemories: [{memory: lora, chat_template: yes please}]\n", "true or false"),
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_gpus: [1]}]\n", "num_gpus must be a number"),
     ],
 )

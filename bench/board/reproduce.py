@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class Reproducer:
     batch_size: int = 16
     started: float = field(default_factory=time.perf_counter)
     models: dict[tuple[str, bool], Any] = field(default_factory=dict)
+    on_found: Callable[[Reproduction], None] | None = None  # told after each row, so a stopped rerun keeps its work
 
     def left(self) -> float:
         return self.budget_seconds - (time.perf_counter() - self.started)
@@ -159,10 +161,19 @@ def available_offline(model: str) -> bool:
 
 
 def save_reproductions(path: Path, found: list[Reproduction], commit: str | None) -> None:
-    """What a rerun found, per run id, for the board's `reproduced` column."""
-    rows = {r.run_id: {k: v for k, v in asdict(r).items() if k != "run_id"} for r in found}
+    """What reruns found, per run id, for the board's `reproduced` column: merged into what the
+    file holds, so reruns in several sittings add up, and a row rerun this time replaces its old
+    entry unless this time it was not checked (a spent budget must not erase a result)."""
+    rows = {rid: r for rid, r in load_reproductions(path).items()}
+    for r in found:
+        if r.checked or r.run_id not in rows or not rows[r.run_id].checked:
+            rows[r.run_id] = r
+    data = {rid: {k: v for k, v in asdict(r).items() if k != "run_id"} for rid, r in rows.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"kmbench_commit": commit, "runs": rows}, indent=1, sort_keys=True) + "\n")
+    text = json.dumps({"kmbench_commit": commit, "runs": data}, indent=1, sort_keys=True) + "\n"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def load_reproductions(path: Path) -> dict[str, Reproduction]:

@@ -11,8 +11,8 @@ from bench.answer.lm import gold_doc
 from bench.board.files import CAPS
 from bench.board.state import TaskFacts, Validation, task_facts
 from bench.core.memory import Traits
-from bench.harness.judging import METRIC as JUDGE_METRIC
-from bench.harness.judging import RUBRIC_SHA256, parse_score
+from bench.harness.judging import METRICS as JUDGE_METRICS
+from bench.harness.judging import rubric_by_hash
 from bench.harness.scoring import stderr_of
 from bench.parts.routing import ROUTER_METRIC, router_precision
 from bench.run.record import RunRecord, read_samples, samples_path_for
@@ -52,17 +52,18 @@ def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> 
         if abs(mean - getattr(r.cost, f"{key}_per_query")) > 0.01:
             v.fail(path, f"cost.{key}_per_query disagrees with the samples' mean {mean:.2f}")
     logged = [dict(s.get("metrics") or {}) for s in samples]
-    judged = [m.pop(JUDGE_METRIC, None) for m in logged]
+    judged = [{k: m.pop(k) for k in JUDGE_METRICS if k in m} for m in logged]
     if facts.process_results is not None:
         rescored = [rescore(facts, s) for s in samples]
         if any(have != want for have, want in zip(logged, rescored, strict=True)):
             v.fail(samples_path, "logged per-sample scores differ from re-scoring the responses")
     else:  # lm-eval's built-in metrics (e.g. acc): the aggregate is checked against the logged samples
         rescored = logged
-    if r.judge is not None:  # the judge's score re-parsed from what it said
+    rubric = rubric_by_hash(r.judge.rubric_sha256) if r.judge is not None else None
+    if rubric is not None:  # the judge's verdict re-parsed from what it said, with the record's own rubric
         for s, m in zip(samples, rescored, strict=True):
-            m[JUDGE_METRIC] = (parse_score(s.get("judge_output", "")) or 0.0) / 10
-        if any(score != m[JUDGE_METRIC] for score, m in zip(judged, rescored, strict=True)):
+            m.update(rubric.sample_metrics(str(s.get("judge_output", ""))))
+        if any(have != {k: m[k] for k in JUDGE_METRICS if k in m} for have, m in zip(judged, rescored, strict=True)):
             v.fail(samples_path, "logged judge scores differ from re-parsing the judge's outputs")
     for s, m in zip(samples, rescored, strict=True):  # a router's precision@k from the routing it logged
         if (precision := router_precision([s])) and ROUTER_METRIC not in m:
@@ -105,12 +106,23 @@ def token_count(v: Validation, model: str, text: str) -> int:
 
 
 def check_judge(v: Validation, path: Path, r: RunRecord, samples: list) -> None:
+    """The rubric is one this kmbench knows (the current one, or the legacy one by its hash), its
+    scale is the record's, and the malformed count is what re-parsing the outputs gives."""
     if r.judge is None:
         return
-    if r.judge.rubric_sha256 != RUBRIC_SHA256:
-        v.fail(path, "judged with another rubric than this kmbench's (rubric hash differs)")
-    if any(not isinstance(s.get("judge_output"), str) for s in samples):
+    rubric = rubric_by_hash(r.judge.rubric_sha256)
+    if rubric is None:
+        v.fail(path, "judged with a rubric this kmbench does not know (rubric hash differs)")
+        return
+    if r.judge.scale != rubric.scale:
+        v.fail(path, f"judge scale 0-{r.judge.scale} differs from its rubric's 0-{rubric.scale}")
+    outputs = [s.get("judge_output") for s in samples]
+    if any(not isinstance(o, str) for o in outputs):
         v.fail(path, "a judged sample has no judge output to re-parse")
+        return
+    malformed = sum(rubric.parse(o) is None for o in outputs)
+    if malformed != r.judge.unparseable:
+        v.fail(path, f"judge: {r.judge.unparseable} malformed outputs claimed, re-parsing finds {malformed}")
 
 
 def check_forgetting(v: Validation, path: Path, r: RunRecord, written: int, traits: Traits) -> None:

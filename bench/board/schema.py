@@ -48,7 +48,7 @@ def dataclass_schema(cls: type) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {f.name: type_schema(hints[f.name]) for f in fields},
-        "required": [f.name for f in fields],
+        "required": [f.name for f in fields if not f.metadata.get("optional")],  # optional: added later
         "additionalProperties": False,
     }
 

@@ -22,6 +22,7 @@ from bench.board.state import TaskFacts, Validation, task_facts
 from bench.board.submission import SUBMISSION_FILE, submission_records
 from bench.core.errors import UserError
 from bench.core.paths import PROJECT_ROOT
+from bench.harness.judging import identity_rubric
 from bench.run.identity import RunIdentity
 from bench.run.memories import make_memory, memory_label, traits_of
 from bench.run.record import RunRecord, migrate
@@ -142,6 +143,8 @@ def identity(r: RunRecord, budget: int | None) -> RunIdentity:
         limit=r.task.limit,
         context_budget=budget,
         judge=r.judge.model if r.judge else None,
+        judge_rubric=identity_rubric(r.judge.rubric_sha256) if r.judge else None,
+        judge_endpoint=r.judge.endpoint if r.judge else None,
     )
 
 
@@ -217,6 +220,8 @@ def check_reproductions(v: Validation, rows: list[tuple[Path, RunRecord, list[di
             continue  # already refused: the run id names no budget to rerun with
         found = v.reproducer.run(r, memory, samples, budget)
         v.reproductions.append(found)
+        if v.reproducer.on_found is not None:
+            v.reproducer.on_found(found)
         shown = f"reproduced {found.cell()}" if found.checked else f"not reproduced: {found.reason}"
         print(f"  {r.task.name} / {r.memory.label} (seed {r.run.seed}): {shown}", flush=True)
         if found.refused:

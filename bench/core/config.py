@@ -12,6 +12,10 @@ from bench.core.errors import UserError
 
 C = TypeVar("C")
 
+# The profile (named protocol, see `baselines.profiles`) a memory config starts from unless it names
+# another; records made before profiles existed were made with it.
+DEFAULT_PROFILE = "kmbench"
+
 
 def _coerce(value: Any, default: Any, key: str) -> Any:
     """Strings from the command line take the type of the field's default."""
@@ -67,3 +71,8 @@ def check(condition: bool, message: str) -> None:
     """Validation inside `__post_init__`: raise ValueError, which `parse_config` reports."""
     if not condition:
         raise ValueError(message)
+
+
+def profile_of(config: Mapping[str, Any]) -> str:
+    """The profile a recorded memory config was built from (memories without knobs use the default)."""
+    return str(config.get("profile", DEFAULT_PROFILE))

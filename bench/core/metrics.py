@@ -16,9 +16,14 @@ STDERR_SUFFIX = "_stderr"
 NO_FILTER = "none"  # lm-eval's name for the unfiltered responses
 
 # Metrics KMBench computes itself, beside lm-eval's: a router's precision against the oracle
-# (bench.parts.routing), the optional LLM judge's score (bench.harness.judging) and the
-# forgetting probe's retention (bench.run.retention).
-DERIVED_HIGHER_IS_BETTER: Mapping[str, bool] = {"router_precision": True, "judge": True, "retention": True}
+# (bench.parts.routing), the optional LLM judge's score and its share of malformed outputs
+# (bench.harness.judging) and the forgetting probe's retention (bench.run.retention).
+DERIVED_HIGHER_IS_BETTER: Mapping[str, bool] = {
+    "router_precision": True,
+    "judge": True,
+    "judge_malformed": False,
+    "retention": True,
+}
 
 UP, DOWN = "↑", "↓"
 

@@ -1,8 +1,9 @@
 """Routers: which of K knowledge modules a query should switch on.
 
 - `oracle`: the module holding the question's gold document (the task's `doc_id`); the
-  upper bound that isolates storage from routing. A question whose document is in no module
-  (e.g. the forgetting probe's) gets no module.
+  upper bound that isolates storage from routing. Where modules are windows cut inside the
+  text, the window that holds most of that document. A question whose document is in no
+  module (e.g. the forgetting probe's) gets no module.
 - `embedding`: sentence-embedding search (faiss, exact inner product) over every module's
   document chunks; a module scores its best chunk; the top-k modules win.
 - `all`: every module for every query, for merging them all into one adapter.
@@ -20,6 +21,7 @@ import numpy as np
 from bench.core.memory import Corpus, Query, Routing
 from bench.model.embedding import embed, load_embedder
 from bench.model.packing import chunk_texts
+from bench.parts.modules import held_documents
 
 ROUTERS = ("oracle", "embedding", "all")
 ROUTER_METRIC = "router_precision"
@@ -31,7 +33,7 @@ class Router:
 
     def __init__(self, modules: Sequence[Corpus]) -> None:
         self.n_modules = len(modules)
-        self.module_of = {doc.id: i for i, part in enumerate(modules) for doc in part.documents}
+        self.module_of = {doc_id: i for i, part in enumerate(modules) for doc_id in held_documents(part)}
 
     def gold(self, query: Query) -> int | None:
         return self.module_of.get(query.gold_doc) if query.gold_doc is not None else None

@@ -6,7 +6,8 @@ A format is `+`-joined parts, each a kind and a count per document: `raw`, `qa40
 generator: a local model (default: the model under test) sampling from the prompts below, or
 `template` for one-line facts (PhoneBook, CounterFact), which needs no model. Generated
 documents are cached with the generator and prompt that made them, so a format is generated
-once per model.
+once per model. `study_qaN` is no generation: the first N of the 40 pairs per paper the study
+trained PaperQA on (`bench.parts.studyqa`).
 
 `paraphraseN` keeps a document's shape and changes its words: a PhoneBook line stays a
 question and its number, asked another way; a statement keeps its subject, relation and
@@ -34,8 +35,10 @@ from bench.core.paths import cache_dir
 from bench.core.staging import staged_folder
 from bench.model.adapters import adapters_active
 from bench.model.loading import render_prompt
+from bench.parts.studyqa import PER_PAPER as STUDY_PER_PAPER
+from bench.parts.studyqa import study_documents
 
-KINDS = ("raw", "qa", "summary", "rewrite", "paraphrase")
+KINDS = ("raw", "qa", "summary", "rewrite", "paraphrase", "study_qa")
 PROMPTS = {
     "qa": "{doc}\n\nWrite one question about the text above, then its short answer.\nQuestion:",
     "summary": "{doc}\n\nA short summary of the text above:\n",
@@ -98,12 +101,14 @@ def parse_format(spec: str) -> tuple[FormatPart, ...]:
     """`summary8+qa40` -> (summary x 8, qa x 40); a ValueError names what is wrong."""
     parts = []
     for piece in spec.split("+"):
-        match = re.fullmatch(r"([a-z]+)(\d*)", piece.strip())
+        match = re.fullmatch(r"([a-z_]+?)(\d*)", piece.strip())
         if not match or match.group(1) not in KINDS:
             raise ValueError(f"format part {piece!r}: expected one of {', '.join(KINDS)} with a count, e.g. qa40")
         kind, count = match.group(1), int(match.group(2) or 1)
         if count < 1 or (kind == "raw" and count != 1):
             raise ValueError(f"format part {piece!r}: counts are positive, and raw has none")
+        if kind == "study_qa" and count > STUDY_PER_PAPER:
+            raise ValueError(f"format part {piece!r}: the study wrote {STUDY_PER_PAPER} pairs per paper")
         parts.append(FormatPart(kind, count))
     if len({p.kind for p in parts}) != len(parts):
         raise ValueError(f"format {spec!r} names a kind twice")
@@ -219,7 +224,8 @@ def internalize(corpus: Corpus, spec: str, generator: str, model: LoadedModel, s
     if parts == (FormatPart("raw", 1),):
         return corpus
     writer = None
-    if generator not in ("", "template"):
+    generated = any(part.kind not in ("raw", "study_qa") for part in parts)
+    if generated and generator not in ("", "template"):
         from bench.model.loading import load_model
 
         writer = load_model(generator)
@@ -227,7 +233,11 @@ def internalize(corpus: Corpus, spec: str, generator: str, model: LoadedModel, s
     for part in parts:
         if part.kind == "raw":
             documents += corpus.documents
+        elif part.kind == "study_qa":
+            documents += study_documents(corpus, part.count)
         else:
             made = synthesize(corpus, part, generator, writer or model, seed)
             documents += made.documents
+    if not documents:  # e.g. study_qa on a window that holds no paper
+        raise UserError(f"format {spec}: no training documents for {corpus.name}")
     return Corpus(f"{corpus.name}/{spec}", tuple(documents))

@@ -5,6 +5,8 @@ A block in the README names the records it shows:
     <!-- kmbench:table leaderboard/reference/bench -->   the report's per-task tables
     <!-- kmbench:summary leaderboard/submissions/x -->   one row per task, one column per memory
     <!-- kmbench:depth leaderboard/reference/depth -->   each memory's score at each depth level
+    <!-- kmbench:perf leaderboard/reference/perf.json -->  a `make perf` JSON's table
+    <!-- kmbench:selection leaderboard/reference/selection/defaults.json -->  how the defaults were chosen
     ...generated text...
     <!-- /kmbench -->
 
@@ -14,6 +16,7 @@ fails when the README and the records disagree.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -22,9 +25,11 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.core.metrics import stderr_column
 from bench.report.depth import depth_markdown
+from bench.report.perf import perf_table
+from bench.report.selection import load_selection_record, selection_markdown
 from bench.report.tables import by_task, load_table, markdown_table, retention_cell
 
-BLOCK = re.compile(r"(<!-- kmbench:(table|summary|depth) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S)
+BLOCK = re.compile(r"(<!-- kmbench:(table|summary|depth|perf|selection) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S)
 
 
 def summary_table(frame: pd.DataFrame) -> str:
@@ -52,6 +57,13 @@ def summary_table(frame: pd.DataFrame) -> str:
 
 
 def render(kind: str, source: str, root: Path) -> str:
+    if kind == "selection":  # a `kmbench select` record, one JSON file
+        return selection_markdown(load_selection_record(root / source))
+    if kind == "perf":
+        path = root / source
+        if not path.is_file():
+            raise UserError(f"README block names {source}, which is not a `make perf` JSON file")
+        return perf_table(json.loads(path.read_text()))
     folder = root / source
     if not folder.is_dir():
         raise UserError(f"README block names {source}, which is not a folder of records")

@@ -27,6 +27,8 @@ class RunIdentity:
     limit: int | None
     context_budget: int | None  # what the user asked for; None: the model's window
     judge: str | None = None  # the judge model, for judged tasks only
+    judge_rubric: str | None = None  # its rubric's hash; None for the legacy rubric, keyed without one
+    judge_endpoint: str | None = None  # the OpenAI-compatible API the judge answered from, if any
 
     def run_id(self) -> str:
         """`<memory>-<12 hex>`: the memory's name, then a hash of every field above."""
@@ -42,5 +44,7 @@ class RunIdentity:
             "limit": self.limit,
             "context_budget": self.context_budget,
             **({"judge": self.judge} if self.judge else {}),
+            **({"judge_rubric": self.judge_rubric} if self.judge_rubric else {}),
+            **({"judge_endpoint": self.judge_endpoint} if self.judge_endpoint else {}),
         }
         return f"{self.memory}-{stable_hash(identity)}"

@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from bench.core.config import profile_of
 from bench.core.errors import UserError
 from bench.core.metrics import stderr_column
 
 SCHEMA_VERSION = 2
+# Field metadata for a field added to a version after records of it were written: it has a
+# default that reproduces the old behaviour, and the schema does not require it.
+ADDED_IN_V2 = {"optional": True}
 
 
 @dataclass(frozen=True)
@@ -120,8 +124,11 @@ class JudgeInfo:
 
     model: str
     model_id: str
-    rubric_sha256: str
-    unparseable: int  # outputs with no 0-10 score, counted as 0
+    rubric_sha256: str  # which rubric (bench.harness.judging), and so how its outputs are read
+    unparseable: int  # malformed outputs: scored 0 by the legacy rubric, left unscored by the JSON one
+    # Added within v2, absent from older records (whose legacy rubric scored 0-10 on a local model):
+    scale: int = field(default=10, metadata=ADDED_IN_V2)  # scores run 0..scale; `judge` is score / scale
+    endpoint: str | None = field(default=None, metadata=ADDED_IN_V2)  # an OpenAI-compatible API's URL, if not local
 
 
 # Cost columns, where smaller is better (tables, the board and plots read their arrows here; a
@@ -171,6 +178,7 @@ class RunRecord:
             "model": self.model.name,
             "memory": self.memory.label,
             "memory_name": self.memory.name,
+            "profile": profile_of(self.memory.config),
             "rank": self.memory.config.get("rank"),
             "format": self.memory.config.get("format"),
             "seed": self.run.seed,

@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.answer.judge import judge_samples
+from bench.answer.endpoint import Endpoint
+from bench.answer.judge import Judge, LocalJudge, judge_samples
 from bench.answer.lm import MemoryLM, ReadLog, evaluate
 from bench.answer.reader import Reader
 from bench.core.config import check, config_dict
 from bench.core.memory import Corpus, LoadedModel, Memory, Routing
 from bench.core.metrics import parse_results
-from bench.harness.judging import METRIC as JUDGE_METRIC
-from bench.harness.judging import RUBRIC_SHA256
+from bench.harness.judging import CURRENT as JUDGE_RUBRIC
+from bench.harness.judging import METRICS as JUDGE_METRICS
+from bench.harness.judging import identity_rubric
 from bench.harness.scoring import stderr_of
 from bench.harness.taskspec import TaskSpec, expand_tasks, task_manager, task_spec
 from bench.model.adapters import unload_adapters
@@ -66,11 +68,15 @@ class RunSettings:
     include_paths: tuple[Path, ...] = ()
     forgetting: bool = True  # ask the kmb_forgetting probe after every run that installs adapters
     judge: str | None = None  # a model (alias, hub id or path) that grades tasks with `metadata.judge`
+    judge_endpoint: str | None = None  # an OpenAI-compatible API base URL that serves `judge`, instead of a local model
 
     def __post_init__(self) -> None:
         check(self.limit is None or self.limit > 0, "limit must be positive")
         check(self.context_budget is None or self.context_budget >= 0, "context budget must be >= 0")
         check(self.batch_size > 0, "batch size must be positive")
+        check(not self.judge_endpoint or bool(self.judge), "a judge endpoint needs --judge MODEL, the model it serves")
+        if self.judge_endpoint:  # one spelling, so the run id and the record's endpoint agree
+            object.__setattr__(self, "judge_endpoint", self.judge_endpoint.rstrip("/"))
 
 
 @dataclass
@@ -78,7 +84,7 @@ class Shared:
     """Loaded or asked once per invocation, on first need, and used by every run after."""
 
     base_probe: tuple | None = None  # the base model's forgetting-probe answers
-    judge: LoadedModel | None = None
+    judge: Judge | None = None
 
 
 @dataclass
@@ -113,6 +119,8 @@ def run_id(lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: R
         limit=s.limit,
         context_budget=s.context_budget,
         judge=s.judge if s.judge and spec.judged else None,
+        judge_rubric=identity_rubric(JUDGE_RUBRIC.sha256) if s.judge and spec.judged else None,
+        judge_endpoint=s.judge_endpoint if s.judge and spec.judged else None,
     ).run_id()
 
 
@@ -123,7 +131,7 @@ def execute(p: Plan, command: str | None = None, on_done: Callable[[RunRecord], 
     records = []
     shared = Shared()
     if s.judge and any(spec.judged for spec in p.tasks):  # a wrong judge name fails before any run
-        shared.judge = lm if s.judge == s.model else load_model(s.judge)
+        shared.judge = make_judge(s, lm)
     for spec in p.tasks:
         for memory in p.memories:
             record = run_or_load(lm, p, spec, memory, command or " ".join(sys.argv), shared)
@@ -214,12 +222,26 @@ def run_one(
     return record, samples
 
 
+def make_judge(s: RunSettings, lm: LoadedModel) -> Judge:
+    """The endpoint when one is named, else a local model (the model under test itself when named)."""
+    if s.judge_endpoint:
+        return Endpoint(s.judge_endpoint, str(s.judge), json_mode=JUDGE_RUBRIC.structured)
+    return LocalJudge(lm if s.judge == s.model else load_model(str(s.judge)), s.batch_size)
+
+
 def judge_run(p: Plan, samples: list[dict], metrics: dict[str, Metric], shared: Shared) -> JudgeInfo:
-    """Grade every answer with the judge (loaded once, up front; the model under test itself when named)."""
-    unparseable = judge_samples(shared.judge, samples, p.settings.batch_size)
-    scores = [s["metrics"][JUDGE_METRIC] for s in samples]
-    metrics[JUDGE_METRIC] = Metric(sum(scores) / len(scores), stderr_of(scores))
-    return JudgeInfo(shared.judge.name, shared.judge.model_id, RUBRIC_SHA256, unparseable)
+    """Grade every answer with the judge (made once, up front). A malformed verdict is not scored:
+    `judge` is the mean over the valid ones and `judge_malformed` the share of the others."""
+    judge = shared.judge
+    malformed = judge_samples(judge, samples, JUDGE_RUBRIC)
+    for name in JUDGE_METRICS:
+        values = [s["metrics"][name] for s in samples if name in s["metrics"]]
+        if values:
+            metrics[name] = Metric(sum(values) / len(values), stderr_of(values))
+    if malformed:
+        log.warning("judge %s: %d of %d outputs malformed, left unscored", judge.name, malformed, len(samples))
+    endpoint = judge.url if isinstance(judge, Endpoint) else None
+    return JudgeInfo(judge.name, judge.model_id, JUDGE_RUBRIC.sha256, malformed, JUDGE_RUBRIC.scale, endpoint)
 
 
 def probe_forgetting(lm: LoadedModel, p: Plan, memory: Memory, shared: Shared) -> Forgetting:

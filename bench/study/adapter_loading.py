@@ -7,44 +7,64 @@ question three ways and prints seconds and ratios:
   per-query load   the question's module read from disk before answering it, one at a time;
   preloaded        all modules loaded once, still one question at a time;
   preloaded+batch  all modules loaded once, questions grouped by module and batched (KMBench's reader).
+`make perf` takes the same measurement through `compare_loading`.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from bench.answer.lm import gold_doc
 from bench.answer.reader import Reader
-from bench.core.memory import Query
+from bench.core.memory import LoadedModel, Query
 from bench.harness.taskspec import task_manager, task_spec
 from bench.model.adapters import load_adapter, unload_adapters
 from bench.model.loading import load_model
 from bench.run.memories import make_memory
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="smollm2-135m")
-    parser.add_argument("--task", default="kmb_phonebook_1k")
-    parser.add_argument("--modules", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=16)
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class LoadingTimes:
+    """Wall seconds to answer the same questions each way, and how many answers all three agree on."""
+
+    questions: int
+    modules: int
+    per_query_load: float
+    preloaded: float
+    preloaded_batched: float
+    identical: int
+
+
+def compare_loading(
+    lm: LoadedModel,
+    task_name: str,
+    modules: int = 4,
+    batch_size: int = 16,
+    limit: int | None = None,
+    fields: Mapping[str, Any] | None = None,
+    manager: Any = None,
+) -> LoadingTimes:
+    """Answer the task's first `limit` questions (all by default) the three ways; `fields` are
+    extra `multilora` config fields (e.g. fewer training steps for a smoke measurement)."""
     from lm_eval.tasks import get_task_dict
 
-    manager = task_manager()
-    spec = task_spec(manager, args.task)
-    task = get_task_dict([args.task], manager)[args.task]
-    docs = list(task.eval_docs)
+    manager = manager or task_manager()
+    spec = task_spec(manager, task_name)
+    task = get_task_dict([task_name], manager)[task_name]
+    docs = list(task.eval_docs)[:limit]
     prompts = [task.doc_to_text(d) for d in docs]
     gen = task.config.generation_kwargs or {}
     until, max_new = list(gen.get("until") or []), int(gen.get("max_gen_toks", 64))
-    lm = load_model(args.model)
-    memory = make_memory("multilora", {"modules": args.modules}, seed=0)
+    memory = make_memory("multilora", {"modules": modules, **(fields or {})}, seed=0)
+    unload_adapters(lm)
     memory.write(spec.corpus(), lm)
     recalls = memory.recall([Query(p, gold_doc(d)) for p, d in zip(prompts, docs, strict=True)], 0)
     folders = memory.folders
-    reader = Reader(lm, args.batch_size)
+    reader = Reader(lm, batch_size)
 
     def one_at_a_time(load_each: bool) -> tuple[float, list[str]]:
         started, texts = time.perf_counter(), []
@@ -56,21 +76,39 @@ def main() -> None:
             texts += [a.text for a in reader.generate([prompt], [recall], 0, until, max_new)]
         return time.perf_counter() - started, texts
 
-    per_query, loaded_texts = one_at_a_time(load_each=True)
-    unload_adapters(lm)
-    for i, folder in enumerate(folders):
-        load_adapter(lm, f"m{i}", folder)
-    preloaded, single_texts = one_at_a_time(load_each=False)
-    started = time.perf_counter()
-    batched = [a.text for a in reader.generate(prompts, list(recalls), 0, until, max_new)]
-    grouped = time.perf_counter() - started
-    unload_adapters(lm)
+    try:
+        per_query, loaded_texts = one_at_a_time(load_each=True)
+        unload_adapters(lm)
+        for i, folder in enumerate(folders):
+            load_adapter(lm, f"m{i}", folder)
+        preloaded, single_texts = one_at_a_time(load_each=False)
+        started = time.perf_counter()
+        batched = [a.text for a in reader.generate(prompts, list(recalls), 0, until, max_new)]
+        grouped = time.perf_counter() - started
+    finally:
+        unload_adapters(lm)
     same = sum(a == b == c for a, b, c in zip(loaded_texts, single_texts, batched, strict=True))
-    n = len(prompts)
-    print(f"{args.task}: {n} questions, {len(folders)} modules, model {lm.name}, device {lm.device}")
-    for label, seconds in (("per-query load", per_query), ("preloaded", preloaded), ("preloaded+batch", grouped)):
-        print(f"  {label:<16} {seconds:8.1f} s  {seconds / n:6.3f} s/question  {per_query / seconds:5.2f}x")
-    print(f"  identical answers across the three: {same}/{n}")
+    return LoadingTimes(len(prompts), len(folders), per_query, preloaded, grouped, same)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--task", default="kmb_phonebook_1k")
+    parser.add_argument("--modules", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=16)
+    args = parser.parse_args()
+    lm = load_model(args.model)
+    times = compare_loading(lm, args.task, args.modules, args.batch_size)
+    n = times.questions
+    print(f"{args.task}: {n} questions, {times.modules} modules, model {lm.name}, device {lm.device}")
+    for label, seconds in (
+        ("per-query load", times.per_query_load),
+        ("preloaded", times.preloaded),
+        ("preloaded+batch", times.preloaded_batched),
+    ):
+        print(f"  {label:<16} {seconds:8.1f} s  {seconds / n:6.3f} s/question  {times.per_query_load / seconds:5.2f}x")
+    print(f"  identical answers across the three: {times.identical}/{n}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Each figure is drawn only when its runs exist (a capacity curve needs LoRA at two sizes, a
 budget curve ICL or RAG at two budgets), as PNG and PDF; the tables as Markdown and LaTeX.
 Error bars are 95% bootstrap intervals over questions (pooled over seeds); tables add the
-spread across seeds.
+spread across seeds. A figure singles out a configuration only by how it was chosen, never by
+the score it draws: the context-budget figure's flat lines are memories at their defaults.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ import pandas as pd
 from bench.core.metrics import arrow
 from bench.report.directions import directions_for
 from bench.report.tables import load_table
-from bench.study.capacity import ANCHOR_BITS_PER_PARAM, TAUS, aggregate, capacity, capacity_series
+from bench.study.capacity import (
+    ANCHOR_BITS_PER_PARAM,
+    TAUS,
+    aggregate,
+    capacity,
+    capacity_series,
+    context_series,
+)
 
 
 def save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
@@ -46,32 +54,46 @@ def panels(n: int, width: float = 5.2, height: float = 4.0):
     return fig, list(axes[0])
 
 
-def capacity_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
-    """Score against knowledge size, one line per LoRA rank (the study's capacity figure)."""
-    lora = capacity_series(agg)
+def capacity_figure(agg: pd.DataFrame) -> plt.Figure | None:
+    """Score against knowledge size, one line per LoRA rank, and ICL and RAG (dashed) at their
+    widest context on the same sizes (the study's capacity figure, Figure 2); None without LoRA
+    at two sizes."""
+    lora, reading = capacity_series(agg), context_series(agg)
     families = sorted(lora["family"].unique())
     if not families:
-        return []
+        return None
     fig, axes = panels(len(families))
     for ax, fam in zip(axes, families, strict=True):
         mine = lora[lora["family"] == fam]
+        ticks = sorted(mine["corpus_tokens"].unique())
         for label, rows in mine.groupby("memory"):
             rows = rows.sort_values("corpus_tokens")
             ax.errorbar(
                 rows["corpus_tokens"], 100 * rows["score"], yerr=error_bars(rows), marker="o", capsize=3,
                 label=short(str(label)),
             )  # fmt: skip
+        context = reading[(reading["family"] == fam) & reading["corpus_tokens"].isin(ticks)]
+        for label, rows in context.groupby("memory"):
+            rows = rows.sort_values("corpus_tokens")
+            ax.errorbar(
+                rows["corpus_tokens"], 100 * rows["score"], yerr=error_bars(rows), marker="s", capsize=3,
+                linestyle="--", color=rows["memory_color"].iloc[0], label=f"{short(str(label))} (widest context)",
+            )  # fmt: skip
         for tau in TAUS[fam]:
             ax.axhline(100 * tau, color="grey", linestyle=":", linewidth=0.8)
         ax.set_xscale("log", base=2)
-        ticks = sorted(mine["corpus_tokens"].unique())
         ax.set_xticks(ticks, [f"{int(t):,}" for t in ticks], fontsize=8)
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set(xlabel="knowledge size (corpus tokens, log2)", ylabel="score (%)", ylim=(-5, 105))
-        ax.set_title(f"{fam}: LoRA capacity (dotted: tau)", fontsize=10)
+        ax.set_title(f"{fam}: LoRA capacity, ICL and RAG dashed (dotted: tau)", fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    return save(fig, folder, "capacity_curves")
+    return fig
+
+
+def capacity_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    fig = capacity_figure(agg)
+    return save(fig, folder, "capacity_curves") if fig is not None else []
 
 
 def capacity_heatmap(agg: pd.DataFrame, folder: Path) -> list[Path]:
@@ -120,18 +142,34 @@ def score_label(rows: pd.DataFrame) -> str:
     return f"{rows['metric'].iloc[0]} (%) {arrow(bool(rows['higher_is_better'].iloc[0]))}"
 
 
-def best_last(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows by score, the best last (the highest, or the lowest where the task's metric says so)."""
+def by_score(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows by score, the best last (the highest, or the lowest where the task's metric says so):
+    an order for display only; no figure marks a row by the score it shows."""
     return rows.sort_values("score", ascending=bool(rows["higher_is_better"].iloc[0]))
 
 
-def context_budget_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
-    """Context memories (ICL, RAG) against the context budget; the best parametric memory (LoRA)
-    and the closed book as flat lines at zero context."""
+def at_defaults(rows: pd.DataFrame) -> pd.Series:
+    """Whether each row's config is its memory's defaults: its label shows no field, only the name
+    or `name@profile`. Defaults are chosen on held-out data (`kmbench select`) or fixed by a named
+    protocol, never on the scores a figure draws, so these are the rows a figure may single out."""
+    marked = [
+        label == name or (label.startswith(f"{name}@") and "(" not in label)
+        for label, name in zip(rows["memory"].astype(str), rows["memory_name"].astype(str), strict=True)
+    ]
+    return pd.Series(marked, index=rows.index, dtype=bool)
+
+
+DEFAULTS_NOTE = "dashed, 0 context: memories at their defaults (held-out choice or named profile), not the best here"
+
+
+def context_budget_figure(agg: pd.DataFrame) -> plt.Figure | None:
+    """Context memories (ICL, RAG) against the context budget; the parametric memory (LoRA) and
+    the closed book at their defaults as flat lines at zero context. The flat line is never the
+    best-scoring configuration: choosing it by the score drawn would flatter it."""
     reading = agg[agg["memory_family"] == "context"]
     tasks = [t for t, g in reading.groupby("task") if g["context_budget"].nunique() > 1]
     if not tasks:
-        return []
+        return None
     fig, axes = panels(len(tasks))
     for ax, task in zip(axes, tasks, strict=True):
         rows = agg[agg["task"] == task]
@@ -142,20 +180,26 @@ def context_budget_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
                     mine["context_budget"], 100 * mine["score"], yerr=error_bars(mine), marker="o", capsize=3,
                     color=mine["memory_color"].iloc[0], label=label,
                 )  # fmt: skip
-        for family in ("parametric", "closed_book"):  # the best parametric configuration's line, and the floor
-            mine = rows[rows["memory_family"] == family]
-            if len(mine):
-                best = best_last(mine).iloc[-1]
-                ax.axhline(
-                    100 * best["score"], color=best["memory_color"], linestyle="--",
-                    label=f"{short(best['memory'])}: 0 context",
-                )  # fmt: skip
+        flat = rows[rows["memory_family"].isin(["parametric", "closed_book"])]
+        flat = flat[at_defaults(flat)].sort_values("context_budget").drop_duplicates("memory", keep="last")
+        for _, row in flat.sort_values(["memory_order", "memory"]).iterrows():
+            ax.axhline(
+                100 * row["score"], color=row["memory_color"], linestyle="--",
+                label=f"{short(row['memory'])}: defaults, 0 context",
+            )  # fmt: skip
         ax.set_xscale("log", base=2)
         ax.set(xlabel="context budget (tokens, log2)", ylabel=score_label(rows), ylim=(-5, 105))
         ax.set_title(f"{task}: accuracy vs context budget", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.15))  # below: labels can be long
+        ax.legend(  # below: labels can be long
+            fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.15), title=DEFAULTS_NOTE, title_fontsize=7
+        )
         ax.grid(alpha=0.3)
-    return save(fig, folder, "context_budget")
+    return fig
+
+
+def context_budget_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
+    fig = context_budget_figure(agg)
+    return save(fig, folder, "context_budget") if fig is not None else []
 
 
 def memory_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
@@ -166,7 +210,7 @@ def memory_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
     fig, axes = plt.subplots(len(tasks), 1, figsize=(9, 0.38 * agg["memory"].nunique() + 1.5), squeeze=False)
     for ax, task in zip(axes[:, 0], tasks, strict=True):
         rows = agg[agg["task"] == task]
-        rows = best_last(rows[rows["context_budget"] == rows["context_budget"].max()])  # the full window, best on top
+        rows = by_score(rows[rows["context_budget"] == rows["context_budget"].max()])  # the full window, best on top
         ax.barh(
             range(len(rows)), 100 * rows["score"], xerr=error_bars(rows), color=list(rows["memory_color"]), capsize=3
         )
@@ -186,7 +230,7 @@ def format_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
         return []
     fig, axes = panels(len(sets), width=max(5.0, 0.9 * lora["format"].nunique() + 2))
     for ax, ((task, base), rows) in zip(axes, sets, strict=True):
-        rows = best_last(rows)
+        rows = by_score(rows)
         ax.bar(
             range(len(rows)), 100 * rows["score"], yerr=error_bars(rows), color=list(rows["memory_color"]), capsize=3
         )

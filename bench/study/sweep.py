@@ -14,6 +14,7 @@ written twice. Example:
       - {memory: lora, grid: {rank: [4, 16]}}        # one run per rank
       - {memory: icl, budgets: [256, 1024, null], seeds: [0]}  # a run per budget (null: the window), one seed
       - {memory: lora, num_gpus: 1, num_cpus: 4}     # what each run asks of a Ray cluster (`--executor ray`)
+      - {memory: lora, profile: study, chat_template: true, grid: {rank: [2, 8]}}  # alpha = rank, chat lines
 
 `--executor ray` runs the same cells as Ray actors (`bench.study.executors`): same run ids, same
 records, the same skip rule.
@@ -50,6 +51,7 @@ class MemoryEntry:
     seeds: tuple[int, ...] = ()  # empty: the sweep's seeds (greedy ICL/RAG need only one)
     tasks: tuple[str, ...] = ()  # empty: the sweep's tasks
     resources: Resources = field(default_factory=Resources)
+    chat_template: bool | None = None  # read and train inside the chat template; None: the run's setting
 
     def configs(self) -> list[dict[str, Any]]:
         names = [name for name, _ in self.grid]
@@ -57,6 +59,20 @@ class MemoryEntry:
             {**dict(self.fields), **dict(zip(names, values, strict=True))}
             for values in itertools.product(*(values for _, values in self.grid))
         ]
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """One memory config at one model, seed, budget and chat-template setting, over its tasks."""
+
+    model: str
+    seed: int
+    budget: int | None
+    chat_template: bool | None
+    tasks: tuple[str, ...]
+    memory: str
+    config: dict[str, Any]
+    resources: Resources
 
 
 @dataclass(frozen=True)
@@ -76,10 +92,19 @@ class Sweep:
         check(bool(self.models), "models must not be empty")
         check(bool(self.seeds), "seeds must not be empty")
 
-    def cells(self) -> list[tuple[str, int, int | None, tuple[str, ...], str, dict[str, Any], Resources]]:
-        """(model, seed, context budget, tasks, memory, fields, resources): each cell runs on each of its tasks."""
+    def cells(self) -> list[GridCell]:
+        """Every cell of the grid; each runs on each of its tasks."""
         return [
-            (model, seed, budget, entry.tasks or self.tasks, entry.memory, config, entry.resources)
+            GridCell(
+                model,
+                seed,
+                budget,
+                entry.chat_template,
+                entry.tasks or self.tasks,
+                entry.memory,
+                config,
+                entry.resources,
+            )
             for model in self.models
             for entry in self.memories
             for seed in entry.seeds or self.seeds
@@ -97,6 +122,9 @@ def memory_entry(item: Any, where: str) -> MemoryEntry:
     name, grid, budgets = values.pop("memory"), values.pop("grid", {}), values.pop("budgets", [None])
     seeds, tasks = values.pop("seeds", []), values.pop("tasks", [])
     asks = {key: values.pop(key) for key in ("num_cpus", "num_gpus") if key in values}
+    chat = values.pop("chat_template", None)
+    if chat is not None and not isinstance(chat, bool):
+        raise UserError(f"{where}: `chat_template` is true or false")
     if not isinstance(seeds, list) or not all(isinstance(x, int) for x in seeds):
         raise UserError(f"{where}: `seeds` is a list of integers")
     if not isinstance(tasks, list) or not all(isinstance(x, str) for x in tasks):
@@ -108,7 +136,7 @@ def memory_entry(item: Any, where: str) -> MemoryEntry:
     grid_axes = tuple((k, tuple(v)) for k, v in grid.items())
     resources = parse_config(Resources, asks, where=where)
     return MemoryEntry(
-        name, tuple(values.items()), grid_axes, tuple(budgets) or (None,), tuple(seeds), tuple(tasks), resources
+        name, tuple(values.items()), grid_axes, tuple(budgets) or (None,), tuple(seeds), tuple(tasks), resources, chat
     )
 
 
@@ -143,7 +171,7 @@ def run_sweep(
 ) -> SweepResult:
     """Every run of the grid (existing records skipped), here or on Ray; every mistake is found before the first run.
 
-    In-process: one model load per (model, seed, budget), and a failing run stops the sweep. On Ray
+    In-process: one model load per (model, seed, budget, chat template), and a failing run stops the sweep. On Ray
     (`address`: a cluster, else RAY_ADDRESS or a local one): a failing run is reported and the rest go on.
     """
     if executor not in EXECUTORS:
@@ -157,15 +185,17 @@ def run_sweep(
     if models:  # `--models` on the command line replaces the file's
         sweep = dataclasses.replace(sweep, models=models)
     groups: dict[tuple, list[tuple[str, dict[str, Any], Resources]]] = {}
-    for model, seed, budget, tasks, memory, config, resources in sweep.cells():
-        groups.setdefault((model, seed, budget, tasks), []).append((memory, config, resources))
+    for c in sweep.cells():
+        key = (c.model, c.seed, c.budget, c.chat_template, c.tasks)
+        groups.setdefault(key, []).append((c.memory, c.config, c.resources))
     plans = []
-    for (model, seed, budget, tasks), memories in groups.items():
+    for (model, seed, budget, chat, tasks), memories in groups.items():
         settings = dataclasses.replace(
             base,
             model=model,
             seed=seed,
             context_budget=budget,
+            chat_template=base.chat_template if chat is None else chat,
             limit=sweep.limit,
             forgetting=base.forgetting and sweep.forgetting,
         )

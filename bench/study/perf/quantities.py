@@ -1,0 +1,163 @@
+"""Measures, the ratios between them, and the issue's targets: every ratio is computed here from
+measured numbers, so a target can only be met by what this run measured."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from bench.study.perf.config import PerfConfig
+from bench.study.perf.peak import Peak
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One number `make perf` measured, its unit, and what it was measured on (`details`)."""
+
+    name: str
+    label: str
+    value: float | None  # None: measured, but the quantity was not reached (e.g. the score never got there)
+    unit: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """`numerator / denominator`, both measures of this run."""
+
+    name: str
+    label: str
+    numerator: str
+    denominator: str
+    unit: str = "×"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bound on a measure or ratio: `quantity op bound`, op being "<=" or ">="."""
+
+    name: str
+    label: str
+    quantity: str
+    op: str
+    bound: float
+
+    def met(self, measured: float | None) -> bool:
+        """Whether a measured value meets the bound; one not measured or not reached does not."""
+        if measured is None:
+            return False
+        return measured <= self.bound if self.op == "<=" else measured >= self.bound
+
+
+def peak_measure(peak: Peak, dtype: torch.dtype) -> Measure:
+    """The peak in the model's dtype as a measure, so MFU is a ratio like every other."""
+    name = "bf16" if dtype == torch.bfloat16 and peak.bf16_gflops else "fp32"
+    return Measure(
+        "peak", f"matmul peak, {name} (the model's dtype)", peak.for_dtype(dtype), "GFLOP/s", {"dtype": name}
+    )
+
+
+def context_label(tokens: int) -> str:
+    """1024 -> "1K"; sizes that are no whole K stay numbers."""
+    return f"{tokens // 1024}K" if tokens % 1024 == 0 else str(tokens)
+
+
+def icl_name(tokens: int) -> str:
+    """The measure name of ICL reading at this context size: 4096 -> "read_icl_4k"."""
+    return f"read_icl_{context_label(tokens).lower()}"
+
+
+def ratios_for(cfg: PerfConfig) -> list[Ratio]:
+    """MFU (training against the peak), reading against the closed book, batching against one at a
+    time, preloading against loading per question."""
+    icl = [
+        Ratio(
+            f"{icl_name(n)}_vs_none", f"ICL at {context_label(n)} / closed book, s/question", icl_name(n), "read_none"
+        )
+        for n in cfg.icl_contexts
+    ]
+    return [
+        Ratio("lora_lines_mfu", "LoRA MFU, PhoneBook lines", "lora_lines", "peak", "of peak"),
+        Ratio("lora_pages_mfu", "LoRA MFU, long pages", "lora_pages", "peak", "of peak"),
+        *icl,
+        Ratio("read_rag_vs_none", "RAG / closed book, s/question", "read_rag", "read_none"),
+        Ratio("batching_speedup", "one at a time / batched, closed book", "read_none_one_at_a_time", "read_none"),
+        Ratio(
+            "multilora_preloaded_speedup", "multi-LoRA: loading / preloaded", "multilora_load", "multilora_preloaded"
+        ),
+        Ratio(
+            "multilora_batched_speedup",
+            "multi-LoRA: loading / preloaded and batched",
+            "multilora_load",
+            "multilora_preloaded_batched",
+        ),
+    ]
+
+
+def targets_for(cfg: PerfConfig) -> list[Target]:
+    """The issue's targets; the ICL ones follow the configured contexts and their bounds."""
+    facts = "all" if not cfg.lines_facts else str(cfg.lines_facts)
+    icl = [
+        Target(
+            f"{icl_name(n)}_vs_none",
+            f"ICL at {context_label(n)} ≤ {bound:g}× closed book",
+            f"{icl_name(n)}_vs_none",
+            "<=",
+            bound,
+        )
+        for n, bound in zip(cfg.icl_contexts, cfg.icl_bounds, strict=True)
+        if bound > 0
+    ]
+    return [
+        Target("lora_lines_mfu", "LoRA MFU on PhoneBook lines ≥ 80% of peak", "lora_lines_mfu", ">=", 0.80),
+        Target("lora_pages_mfu", "LoRA MFU on long pages ≥ 60% of peak", "lora_pages_mfu", ">=", 0.60),
+        Target(
+            "tokens_to_target",
+            f"tokens to ≥{cfg.target_score:.0%} on {cfg.lines_task} ({facts} facts) ≤ 13,430",
+            "tokens_to_target",
+            "<=",
+            13430,
+        ),
+        *icl,
+        Target(
+            "multilora_batched_speedup",
+            "multi-LoRA preloaded+batched ≥ 5× loading per question",
+            "multilora_batched_speedup",
+            ">=",
+            5.0,
+        ),
+    ]
+
+
+def ratio_rows(measures: Sequence[Measure], ratios: Sequence[Ratio]) -> list[dict[str, Any]]:
+    """Each ratio's value from this run's measures; None where either side is missing or zero."""
+    values = {m.name: m.value for m in measures}
+    rows = []
+    for r in ratios:
+        top, bottom = values.get(r.numerator), values.get(r.denominator)
+        value = top / bottom if top is not None and bottom else None
+        rows.append({"name": r.name, "label": r.label, "numerator": r.numerator, "denominator": r.denominator,
+                     "unit": r.unit, "value": value})  # fmt: skip
+    return rows
+
+
+def target_rows(
+    measures: Sequence[Measure], ratios: Sequence[Mapping[str, Any]], targets: Sequence[Target]
+) -> list[dict[str, Any]]:
+    """Each target beside what this run measured for its quantity, and whether that meets it."""
+    values = {m.name: m.value for m in measures} | {r["name"]: r["value"] for r in ratios}
+    return [
+        {
+            "name": t.name,
+            "label": t.label,
+            "quantity": t.quantity,
+            "op": t.op,
+            "target": t.bound,
+            "measured": values.get(t.quantity),
+            "met": t.met(values.get(t.quantity)),
+        }
+        for t in targets
+    ]

@@ -1,0 +1,132 @@
+"""LoRA training throughput (model FLOP/s and its share of the peak) and tokens to a target score.
+
+Training goes through the `lora` memory's own loop (`bench.run.training`), uncached, into a
+scratch folder. FLOPs follow the records' convention (`adapter_footprint`): 4 x base
+parameters per trained token.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.answer.lm import MemoryLM, evaluate
+from bench.answer.reader import Reader, truncate_to_budget
+from bench.core.memory import Corpus, Document, LoadedModel, Memory
+from bench.core.metrics import parse_results
+from bench.harness.taskspec import task_spec
+from bench.run.memories import make_memory
+from bench.run.training import lora_config, train_lora, training_flops
+from bench.study.perf.config import PerfConfig
+from bench.study.perf.quantities import Measure
+
+
+def score(lm: LoadedModel, memory: Memory, task: str, manager: Any, cfg: PerfConfig, limit: int | None) -> float:
+    """The task's `target_metric` through lm-eval, read as a run reads; the global RNG is left as it was."""
+    devices = [lm.device] if lm.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        results = evaluate(MemoryLM(memory, Reader(lm, cfg.batch_size)), task, manager, cfg.seed, limit=limit)
+    metrics = parse_results(results["results"][task])
+    return metrics[cfg.target_metric][0]
+
+
+@dataclass
+class Checkpoints:
+    """The training hook: every `every` steps, score the model as it is; stop at the target.
+
+    A checkpoint's seconds count from the call to train (tokenizing and wrapping the model
+    included, well under a second) with the time spent scoring taken out.
+    """
+
+    lm: LoadedModel
+    task: str
+    manager: Any
+    cfg: PerfConfig
+    limit: int | None
+    every: int
+    started: float = field(default_factory=time.perf_counter)
+    scoring_seconds: float = 0.0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, step: int, tokens: int, net: Any) -> bool:
+        if step % self.every:
+            return False
+        paused = time.perf_counter()
+        was_training = net.training
+        net.eval()
+        try:  # the LoRA layers are injected into the model itself, so the closed-book path reads them
+            value = score(
+                self.lm, make_memory("none", {}, self.cfg.seed), self.task, self.manager, self.cfg, self.limit
+            )
+        finally:
+            net.train(was_training)
+        self.rows.append(
+            {"step": step, "tokens": tokens, "seconds": paused - self.started - self.scoring_seconds, "score": value}
+        )
+        self.scoring_seconds += time.perf_counter() - paused
+        return value >= self.cfg.target_score
+
+
+def throughput(name: str, label: str, log: dict[str, Any], seconds: float, lm: LoadedModel) -> Measure:
+    """Model FLOP/s of a training run; its share of the peak (MFU) is a ratio (`quantities`)."""
+    details = {
+        "tokens": log["tokens"],
+        "steps": log["steps"],
+        "seconds": seconds,
+        "dtype": str(lm.model.dtype).removeprefix("torch."),
+    }
+    return Measure(name, label, training_flops(log, lm.n_params) / seconds / 1e9, "GFLOP/s", details)
+
+
+def lines_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measure]:
+    """LoRA on the study's PhoneBook lines: its throughput, and the tokens and seconds it took to
+    reach the target score (checked every `eval_every` steps; training stops at the first
+    checkpoint that reaches it)."""
+    spec = task_spec(manager, cfg.lines_task)
+    corpus = spec.corpus()
+    if cfg.lines_facts:
+        corpus = Corpus(corpus.name, corpus.documents[: cfg.lines_facts])
+    limit = cfg.lines_facts or None
+    fields = dict(cfg.lora_fields)
+    every = cfg.eval_every or math.ceil(len(corpus.documents) / lora_config(fields, cfg.seed).batch_size)
+    checkpoints = Checkpoints(lm, cfg.lines_task, manager, cfg, limit, every)
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoints.started = time.perf_counter()
+        log = train_lora(lm, corpus, fields, cfg.seed, Path(folder), checkpoints)
+        seconds = log["seconds"] - checkpoints.scoring_seconds
+    reached = next((row for row in checkpoints.rows if row["score"] >= cfg.target_score), None)
+    facts = len(corpus.documents)
+    rate = throughput("lora_lines", f"LoRA write, PhoneBook lines ({facts} facts)", log, seconds, lm)
+    tokens = Measure(
+        "tokens_to_target",
+        f"tokens to {cfg.target_metric} ≥ {cfg.target_score:.0%}, {cfg.lines_task} ({facts} facts)",
+        None if reached is None else reached["tokens"],
+        "tokens",
+        {
+            "seconds": None if reached is None else reached["seconds"],
+            "step": None if reached is None else reached["step"],
+            "every_steps": every,
+            "checked_during_training": True,
+            "last_score": checkpoints.rows[-1]["score"],
+            "checkpoints": checkpoints.rows,
+        },
+    )
+    return [rate, tokens]
+
+
+def pages_measure(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> Measure:
+    """LoRA throughput on long pages: a few steps over the pages task's documents, each cut to `pages_tokens`."""
+    corpus = task_spec(manager, cfg.pages_task).corpus()
+    pages = tuple(Document(d.id, truncate_to_budget(lm, d.contents, cfg.pages_tokens)[0]) for d in corpus.documents)
+    fields = {**dict(cfg.lora_fields), "batch_size": cfg.pages_batch, "max_steps": cfg.pages_steps}
+    with tempfile.TemporaryDirectory() as folder:
+        log = train_lora(lm, Corpus(corpus.name, pages), fields, cfg.seed, Path(folder))
+    per_page = log["tokens"] / (cfg.pages_batch * cfg.pages_steps)
+    label = f"LoRA write, long pages ({cfg.pages_task}, ~{per_page:,.0f} tokens each)"
+    return throughput("lora_pages", label, log, log["seconds"], lm)
