@@ -46,8 +46,9 @@ def four_grams(template: str) -> set[tuple[str, ...]]:
     return {tuple(w[i : i + 4]) for i in range(len(w) - 3)}
 
 
-def training_texts(documents, kinds=KINDS) -> list[str]:
-    """The corpus and everything the template generator writes from it, each kind at full count."""
+def training_texts(documents, kinds=tuple(k for k in KINDS if k in TEMPLATES["phonebook"])) -> list[str]:
+    """The corpus and everything the template generator writes from it, each kind at full count
+    (`study_qa` is the study's shipped PaperQA pairs: no template writes it)."""
     from bench.core.memory import Document
 
     texts = [d.contents for d in documents]

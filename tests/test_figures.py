@@ -172,3 +172,18 @@ def test_the_flat_lines_are_the_memories_at_their_defaults_never_the_best_scorer
     without = context_budget_figure(agg[agg["memory"] != "lora"]).axes[0]  # no LoRA at its defaults: no LoRA line
     assert [line.get_label() for line in without.lines if line.get_linestyle() == "--"] == ["none: defaults, 0 context"]
     plt.close("all")
+
+
+def test_rank_plots_survive_runs_that_recalled_nothing(tmp_path):
+    """A smoke run's LoRA may recall nothing: zeros on the bits axis, and NaN where a family has no bits."""
+    from bench.study.figures import per_rank
+
+    cap = pd.DataFrame(
+        {
+            "family": ["kmb_counterfact_study"] * 2 + ["kmb_phonebook_study"] * 2,
+            "rank": [2, 4, 2, 4],
+            "bits_per_param": [float("nan"), float("nan"), 0.0, 0.0],
+        }
+    )
+    written = per_rank(cap, tmp_path, "bits_per_param_vs_rank", lambda f: ["bits_per_param"], "bits / param")
+    assert [p.name for p in written] == ["bits_per_param_vs_rank.png", "bits_per_param_vs_rank.pdf"]

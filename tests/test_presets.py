@@ -41,9 +41,9 @@ def test_the_study_presets_run_the_study_protocol(name):
     cells = sweep.cells()
     for cell in cells:
         assert cell.memory == "none" or cell.config["profile"] == "study", cell
-        kinds = {t.split("_study_")[0] for t in cell.tasks}  # PhoneBook in the chat template, CounterFact plain
-        assert kinds in ({"kmb_phonebook"}, {"kmb_counterfact"}), cell
-        assert cell.chat_template is (kinds == {"kmb_phonebook"}), cell
+        kinds = {t.split("_study_")[0] for t in cell.tasks}  # CounterFact plain, the rest in the chat template
+        assert kinds in ({"kmb_phonebook"}, {"kmb_counterfact"}, {"kmb_paperqa"}, {"kmb_paperqa_longdoc"}), cell
+        assert cell.chat_template is (kinds != {"kmb_counterfact"}), cell
         assert (cell.resources.num_gpus > 0) == (name == "study"), cell  # Ray puts the full grid on GPUs
     families = {(c.memory, t.split("_study_")[0]) for c in cells for t in c.tasks}
     for memory in ("none", "lora", "icl"):

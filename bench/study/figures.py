@@ -118,17 +118,21 @@ def capacity_heatmap(agg: pd.DataFrame, folder: Path) -> list[Path]:
 def per_rank(
     cap: pd.DataFrame, folder: Path, name: str, columns: Callable[[str], list[str]], ylabel: str
 ) -> list[Path]:
-    """One panel per family, a line per column of `cap` against LoRA rank."""
-    families = [f for f, g in cap.groupby("family") if len(g) > 1]
+    """One panel per family that has the columns at two ranks, a line per column against LoRA rank."""
+    families = [f for f, g in cap.groupby("family") if len(g) > 1 and g[columns(f)].notna().any(axis=None)]
     if not families:
         return []
     fig, axes = panels(len(families))
     for ax, fam in zip(axes, families, strict=True):
         rows = cap[cap["family"] == fam].sort_values("rank")
+        # a log axis has no zero: values of 0 are left out, and with none above 0 the axis stays linear
+        log_y = name == "bits_per_param_vs_rank" and bool((rows[columns(fam)] > 0).any(axis=None))
         for column in columns(fam):
-            ax.plot(rows["rank"], rows[column], marker="o", label=column)
+            values = rows[column].where(rows[column] > 0) if log_y else rows[column]
+            ax.plot(rows["rank"], values, marker="o", label=column)
         if name == "bits_per_param_vs_rank":
             ax.axhline(ANCHOR_BITS_PER_PARAM, color="black", linestyle="--", label="2 bits/param (Allen-Zhu & Li)")
+        if log_y:
             ax.set_yscale("log")  # what a small run recalls sits orders of magnitude below the anchor
         ax.set_xscale("log", base=2)
         ax.set(xlabel="LoRA rank (log2)", ylabel=ylabel, title=fam)

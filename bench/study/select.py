@@ -32,7 +32,7 @@ from bench.run.environment import git_state
 from bench.run.memories import make_memory, memory_class
 from bench.run.record import RunRecord, write_atomic
 from bench.run.runner import RunSettings
-from bench.study.sweep import MemoryEntry, Sweep, memory_entry, run_sweep
+from bench.study.sweep import MemoryEntry, Sweep, read_grid_file, run_sweep, sweep_from_mapping
 
 HELDOUT_TAG = "kmb_heldout"
 RECORD = Path("leaderboard/reference/selection/defaults.json")
@@ -40,24 +40,9 @@ RECORD = Path("leaderboard/reference/selection/defaults.json")
 
 def load_selection(path: Path) -> tuple[Sweep, Rule]:
     """The sweep and the rule of a selection file; anything but held-out tasks and plain configs is refused."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise UserError(f"cannot read selection file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: malformed YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("memories"), list):
-        raise UserError(f"{path}: a selection file is a sweep (name, tasks, memories, ...) plus a `rule`")
+    data = read_grid_file(path, "selection file")
     rule = parse_config(Rule, data.pop("rule", None) or {}, where=f"{path}: rule")
-    # the sweep part read as `bench.study.sweep.load_sweep` reads a file
-    entries = tuple(memory_entry(m, f"{path}: memories[{i}]") for i, m in enumerate(data["memories"]))
-    values = {**data, "memories": entries}
-    for key in ("tasks", "models", "seeds"):
-        if key in values:
-            values[key] = tuple(values[key]) if isinstance(values[key], list) else (values[key],)
-    sweep = parse_config(Sweep, values, where=str(path))
+    sweep = sweep_from_mapping(data, str(path))
     if len(sweep.models) != 1:
         raise UserError(f"{path}: a selection chooses defaults for one model; name exactly one in `models`")
     if any(entry.budgets != (None,) for entry in sweep.memories):

@@ -140,25 +140,35 @@ def memory_entry(item: Any, where: str) -> MemoryEntry:
     )
 
 
-def load_sweep(path: Path) -> Sweep:
+def read_grid_file(path: Path, what: str) -> dict[str, Any]:
+    """A sweep-shaped YAML file as a mapping with a `memories` list, or a one-line UserError."""
     import yaml
 
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
-        raise UserError(f"cannot read sweep {path}: {exc.strerror}") from None
+        raise UserError(f"cannot read {what} {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: malformed YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
-        raise UserError(f"{path}: a sweep is a mapping (name, tasks, memories, models, seeds, limit)")
-    entries = data.get("memories")
-    if not isinstance(entries, list):
+        raise UserError(f"{path}: a {what} is a mapping (name, tasks, memories, models, seeds, limit)")
+    if not isinstance(data.get("memories"), list):
         raise UserError(f"{path}: `memories` is a list")
-    values = {**data, "memories": tuple(memory_entry(m, f"{path}: memories[{i}]") for i, m in enumerate(entries))}
+    return data
+
+
+def sweep_from_mapping(data: Mapping[str, Any], where: str) -> Sweep:
+    """A validated Sweep from a file's mapping (what `load_sweep` and selection files share)."""
+    entries = tuple(memory_entry(m, f"{where}: memories[{i}]") for i, m in enumerate(data["memories"]))
+    values = {**data, "memories": entries}
     for key in ("tasks", "models", "seeds"):
         if key in values:
             values[key] = tuple(values[key]) if isinstance(values[key], list) else (values[key],)
-    return parse_config(Sweep, values, where=str(path))
+    return parse_config(Sweep, values, where=where)
+
+
+def load_sweep(path: Path) -> Sweep:
+    return sweep_from_mapping(read_grid_file(path, "sweep"), str(path))
 
 
 def run_sweep(
