@@ -87,7 +87,8 @@ report: setup
 	$(PY) -m bench.cli report --out "$(OUT)" --reports "$(REPORTS)"
 
 # Performance as ratios to this machine's matmul peak, in one process: prints the table and writes
-# PERF_OUT (commit, environment, every number). PERF_ARGS="--quick" measures everything on small sizes.
+# PERF_OUT (commit, environment, every number). PERF_ARGS="--quick" measures everything on small sizes;
+# PERF_ARGS="--preset q15" the study's Q15 (answering latency on the long document).
 PERF_OUT  ?= perf.json
 PERF_ARGS ?=
 perf: setup

@@ -128,6 +128,8 @@ class MultiLoRAMemory(Memory):
         """Split the corpus, train (or load) one adapter per part, and build the router over the parts."""
         cfg = self.config
         parts = self._split(corpus, lambda t: count_tokens(model.tokenizer, t), model.tokenizer)
+        if cfg.top_k > len(parts):  # a file or window split's count is known only now: refuse before training
+            raise UserError(f"top_k {cfg.top_k} exceeds the {len(parts)} modules of the partition")
         lora = cfg.module_config(len(parts))
         self._trained = [trained_adapter(part, model, lora) for part in parts]
         for i, (folder, _, _) in enumerate(self._trained):
@@ -141,8 +143,6 @@ class MultiLoRAMemory(Memory):
 
     def _make_router(self, parts: Sequence[Corpus], model: LoadedModel) -> Router:
         cfg = self.config
-        if cfg.top_k > len(parts):
-            raise UserError(f"top_k {cfg.top_k} exceeds the {len(parts)} modules of the partition")
         if cfg.router == "embedding":
             return EmbeddingRouter(parts, model.tokenizer, cfg.embedder, cfg.chunk_tokens, str(model.device))
         return OracleRouter(parts) if cfg.router == "oracle" else AllRouter(parts)

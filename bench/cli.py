@@ -257,13 +257,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def cmd_perf(args: argparse.Namespace) -> int:
     from bench.report.perf import peak_line, perf_table
-    from bench.study.perf.config import QUICK, PerfConfig, perf_config
+    from bench.study.perf.config import perf_config, preset
     from bench.study.perf.suite import peak_only, run_perf, write_perf
 
     if args.peak_only:
         print(peak_line(peak_only()))
         return 0
-    base = QUICK if args.quick else PerfConfig()
+    if args.quick and args.preset not in (None, "quick"):
+        raise UserError(f"--quick is --preset quick; give one of --quick and --preset {args.preset}")
+    base = preset("quick" if args.quick else args.preset or "full")
     cfg = perf_config(base, model=args.model, include_paths=tuple(Path(p) for p in args.include_path))
     doc = run_perf(cfg)
     write_perf(doc, Path(args.out))
@@ -401,7 +403,11 @@ def parser() -> argparse.ArgumentParser:
     perf = sub.add_parser("perf", help="peak, LoRA MFU, tokens to 95%%, read s/question, multi-LoRA loading; JSON")
     perf.add_argument("--model", default="smollm2-135m", help="alias, Hugging Face id or local folder")
     perf.add_argument("--out", default="perf.json", help="where the JSON goes (commit, environment, every number)")
-    perf.add_argument("--quick", action="store_true", help="every measurement on small sizes (a smoke test)")
+    from bench.study.perf.config import PERF_PRESETS  # plain dataclasses: cheap to import here
+
+    names = ", ".join(PERF_PRESETS)
+    perf.add_argument("--preset", help=f"named settings: {names} (default full; q15: the study's Q15)")
+    perf.add_argument("--quick", action="store_true", help="--preset quick: every measurement on small sizes")
     perf.add_argument("--peak-only", action="store_true", help="print the matmul peak alone (for cold-run times)")
     perf.add_argument("--include-path", action="append", default=[], help="extra folder of task YAMLs")
     perf.set_defaults(func=cmd_perf)

@@ -121,6 +121,15 @@ def test_identity_and_provenance_come_from_the_record(closed_book, capsys, chang
     assert message in refused(folder, capsys)
 
 
+def test_a_held_out_task_is_refused(closed_book, capsys):
+    """The held-out tasks choose the defaults; a row on one would rank configs on their own selection data."""
+    folder, record, _ = closed_book
+    edit(record, lambda d: d["task"].update(name="kmb_heldout_phonebook"))
+    yaml_path = folder / "submission.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace("- kmb_phonebook_1k", "- kmb_heldout_phonebook"))
+    assert "is held out for choosing defaults (kmb_heldout): never on the board" in refused(folder, capsys)
+
+
 def test_a_kept_best_seed_is_refused(closed_book, capsys):
     """Seeds must run 0..k-1: submitting seed 3 alone (run id made to match) is cherry-picking."""
     from bench.board.validate import identity

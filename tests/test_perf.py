@@ -1,11 +1,13 @@
 """`make perf` on the tiny model: every measurement runs, the JSON has its shape, and every ratio
-and target is computed from the numbers this run measured."""
+and target is computed from the numbers this run measured; the q15 preset (the long document)
+scaled down to a tiny one."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,10 +16,12 @@ from bench.cli import main
 from bench.core.errors import UserError
 from bench.report.perf import perf_table
 from bench.report.readme import refresh
+from bench.study.adapter_loading import evenly_spread
 from bench.study.perf import training
-from bench.study.perf.config import PerfConfig, perf_config
+from bench.study.perf.config import PERF_PRESETS, Q15, QUICK, STEPS, WINDOW, PerfConfig, by_name, perf_config
 from bench.study.perf.peak import measure_peak
-from bench.study.perf.suite import run_perf, write_perf
+from bench.study.perf.quantities import targets_for
+from bench.study.perf.suite import STEP_RUNS, run_perf, write_perf
 
 TINY = {
     "preset": "tiny",
@@ -135,3 +139,90 @@ def test_peak_and_bad_settings(capsys):
         perf_config(PerfConfig(), icl_bounds=(1.5,))
     assert main(["perf", "--peak-only"]) == 0
     assert "matmul peak fp32" in capsys.readouterr().out
+
+
+@pytest.fixture
+def tiny_long_task_dir(tiny_task_dir) -> Path:
+    """A tiny "long document": 24 PhoneBook sections, more than the tiny model's window holds."""
+    from conftest import FACTS, fact_line
+
+    from tasks.kmb_phonebook.build import TASK_YAML
+
+    facts = [(f"pb{i}", *FACTS[i % len(FACTS)]) for i in range(24)]
+    data = tiny_task_dir / "data"
+    (data / "long_qa.jsonl").write_text(
+        "".join(json.dumps({"id": i, "name": n, "answer": p}) + "\n" for i, n, p in facts)
+    )
+    (data / "long_corpus.jsonl").write_text(
+        "".join(json.dumps({"id": i, "contents": fact_line(n, p)}) + "\n" for i, n, p in facts)
+    )
+    (tiny_task_dir / "kmb_tiny_long.yaml").write_text(TASK_YAML.format(task="kmb_tiny_long", stem="long", facts=24))
+    return tiny_task_dir
+
+
+def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
+    """The q15 preset scaled down: reading and multi-LoRA over windows, ratios, no speed targets."""
+    window = (("split", "window"), ("window_tokens", 64), ("window_overlap", 8), ("rank", 4), ("max_steps", 1))
+    cfg = perf_config(
+        Q15,
+        include_paths=(tiny_long_task_dir,),
+        peak_size=64,
+        peak_repeats=1,
+        read_task="kmb_tiny_long",
+        read_questions=6,
+        multilora_task="kmb_tiny_long",
+        multilora_questions=6,
+        multilora_fields=window,
+    )
+    path = tmp_path / "q15.json"
+    write_perf(run_perf(cfg, lm=tiny_model), path)
+    doc = json.loads(path.read_text())
+    assert doc["preset"] == doc["config"]["preset"] == "q15" and doc["targets"] == []
+    assert doc["model"]["attention"] in ("eager", "sdpa") and doc["model"]["attention_kernels"] is None  # CPU
+    measures = {m["name"]: m for m in doc["measures"]}
+    assert list(measures) == ["peak", "read_none", "read_icl_window", "read_rag", "read_none_one_at_a_time",
+                              "multilora_load", "multilora_preloaded", "multilora_preloaded_batched"]  # fmt: skip
+    for m in doc["measures"][1:]:
+        assert m["value"] > 0 and m["details"]["task"] == "kmb_tiny_long" and m["details"]["questions"] == 6
+    icl = measures["read_icl_window"]["details"]
+    assert icl["memory"] == "icl@study" and icl["sections"] == 24 and 0 < icl["sections_dropped"] < 24
+    assert 0 < icl["truncated_share"] < 1 and icl["questions_truncated"] == 1.0  # the window cut the document
+    assert measures["read_rag"]["details"]["memory"] == "rag@study" and "top 3" in measures["read_rag"]["label"]
+    ml = measures["multilora_load"]["details"]
+    assert ml["modules"] > 1 and ml["module_steps"] == 1 and "split=window" in ml["memory"]
+    ratios = {r["name"]: r for r in doc["ratios"]}
+    assert set(ratios) == {
+        "read_icl_window_vs_none", "read_rag_vs_none", "batching_speedup", "multilora_preloaded_speedup",
+        "multilora_batched_speedup", "multilora_load_vs_none", "multilora_preloaded_vs_none",
+        "multilora_preloaded_batched_vs_none",
+    }  # fmt: skip
+    for r in ratios.values():
+        assert r["value"] == pytest.approx(measures[r["numerator"]]["value"] / measures[r["denominator"]]["value"])
+    assert ratios["multilora_load_vs_none"]["denominator"] == "read_none_one_at_a_time"
+    table = perf_table(doc)
+    assert "| ratio | measured |" in table and "target" not in table and "≥ 5×" not in table and "80%" not in table
+    assert "ICL cut at the window" in table and "of the document cut" not in table.split("ICL cut at the window")[0]
+    assert "attention " + doc["model"]["attention"] in table and "trained 1 step(s) each" in table
+
+
+def test_presets_by_name_and_questions_spread():
+    assert dict(PERF_PRESETS) == {"full": PerfConfig(), "quick": QUICK, "q15": Q15}
+    assert Q15.read_task == Q15.multilora_task == "kmb_paperqa_longdoc" and Q15.read_questions == 30
+    assert Q15.steps == ("reading", "multilora") and not targets_for(Q15) and Q15.icl_contexts == (WINDOW,)
+    assert dict(Q15.multilora_fields)["window_tokens"] == 2048 and dict(Q15.multilora_fields)["window_overlap"] == 200
+    assert set(STEP_RUNS) == set(STEPS)
+    with pytest.raises(ValueError, match="given twice: quick"):
+        by_name(PerfConfig(), QUICK, dataclasses.replace(Q15, preset="quick"))
+    with pytest.raises(UserError, match="unknown perf step"):
+        perf_config(PerfConfig(), steps=("reading", "training"))
+    asked = evenly_spread(450, 30)  # the long document lists its questions paper by paper, 30 each
+    assert len(asked) == 30 and {i // 30 for i in asked} == set(range(15))
+    assert evenly_spread(5, 8) == evenly_spread(5, None) == [0, 1, 2, 3, 4]
+
+
+def test_an_unknown_preset_is_a_one_line_error(capsys):
+    assert main(["perf", "--preset", "q16"]) == 2
+    err = capsys.readouterr().err
+    assert err == "kmbench: error: unknown perf preset 'q16'; known: full, quick, q15\n"
+    assert main(["perf", "--quick", "--preset", "q15"]) == 2
+    assert "--quick is --preset quick" in capsys.readouterr().err

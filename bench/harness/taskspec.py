@@ -24,6 +24,8 @@ from bench.core.paths import TASKS_DIR
 # question, the fact asked backwards (the answer given, its key asked), and questions that need
 # two facts at once. A task that names no level is left out of the depth view.
 LEVELS = ("verbatim", "paraphrase", "reverse", "multi_hop")
+# Tasks only for choosing defaults (tasks/heldout/): never evaluated, never on the board.
+HELDOUT_TAG = "kmb_heldout"
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,19 @@ def note(measure: Mapping[str, Any]) -> str:
         every = f"every {d['every_steps']} steps" if d.get("checked_during_training") else "at the end only"
         return f"{took}score checked {every}; last score {100 * d['last_score']:.1f}%"
     if "context_tokens" in d:
-        return f"{d['questions']} questions, batch {d['batch_size']}, {d['context_tokens']:,.0f} context tokens"
+        on = f" of {d['task']}" if "task" in d else ""
+        read = f"{d['questions']} questions{on}, batch {d['batch_size']}, {d['context_tokens']:,.0f} context tokens"
+        if "truncated_share" in d:
+            cut = f"{d['sections_dropped']} of {d['sections']} sections"
+            read += f"; {100 * d['truncated_share']:.0f}% of the {d['document_tokens']:,}-token document cut ({cut})"
+        return read
     if "modules" in d:
-        return f"{d['questions']} questions of {d['task']}; {d['identical_answers']} identical answers across the three"
+        how = f" ({d['memory']})" if "memory" in d else ""
+        steps = f"; modules trained {d['module_steps']} step(s) each" if "module_steps" in d else ""
+        return (
+            f"{d['questions']} questions of {d['task']}{how}{steps}; "
+            f"{d['identical_answers']} identical answers across the three"
+        )
     return ""
 
 
@@ -57,21 +67,35 @@ def peak_line(peak: Mapping[str, Any]) -> str:
     )
 
 
+def attention(model: Mapping[str, Any]) -> str:
+    """The attention implementation, with the SDPA kernels torch may pick where it recorded them (CUDA)."""
+    kernels = model.get("attention_kernels")
+    if not kernels:
+        return f"attention {model['attention']}"
+    allowed = [k.removeprefix("sdpa_") for k, on in kernels.items() if on and k.startswith("sdpa_")]
+    package = "flash-attn installed" if kernels.get("flash_attn_package") else "no flash-attn package"
+    return f"attention {model['attention']} (SDPA kernels: {', '.join(allowed) or 'none'}; {package})"
+
+
 def header(doc: Mapping[str, Any]) -> str:
     """One line: model, device, the peak, commit and how long the whole run took."""
     m = doc["model"]
     commit = (doc.get("commit") or "no commit")[:10] + (" (dirty)" if doc.get("dirty") else "")
     return (
-        f"{m['name']} ({m['dtype']}, attention {m['attention']}) on {m['device']} ({doc['env']['device']}); "
+        f"{m['name']} ({m['dtype']}, {attention(m)}) on {m['device']} ({doc['env']['device']}); "
         f"{peak_line(doc['peak'])}; {doc['config']['preset']} settings, {doc['wall_seconds']:.0f} s in all; "
         f"commit {commit}"
     )
 
 
 def perf_table(doc: Mapping[str, Any]) -> str:
-    """The header line, a table of measures, and a table of ratios with their targets."""
+    """The header line, a table of measures, and a table of ratios with their targets (if the preset has any)."""
     lines = [header(doc), "", "| measure | value | on |", "|---|---|---|"]
     lines += [f"| {m['label']} | {value_cell(m['value'], m['unit'])} | {note(m)} |" for m in doc["measures"]]
+    if not doc["targets"]:  # a preset that checks no targets: its ratios alone
+        lines += ["", "| ratio | measured |", "|---|---|"]
+        lines += [f"| {r['label']} | {value_cell(r['value'], r['unit'])} |" for r in doc["ratios"]]
+        return "\n".join(lines) + "\n"
     lines += ["", "| ratio or target | measured | target | met |", "|---|---|---|---|"]
     targeted = {t["quantity"] for t in doc["targets"]}
     units = {m["name"]: m["unit"] for m in doc["measures"]} | {r["name"]: r["unit"] for r in doc["ratios"]}

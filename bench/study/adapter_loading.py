@@ -3,7 +3,8 @@
     python -m bench.study.adapter_loading [--model smollm2-135m] [--task kmb_phonebook_1k] [--modules 4]
 
 Trains (or takes from the cache) the task's K oracle-routed modules, then answers every
-question three ways and prints seconds and ratios:
+question (or N spread evenly over the task, so that every module is asked) three ways and
+prints seconds and ratios:
   per-query load   the question's module read from disk before answering it, one at a time;
   preloaded        all modules loaded once, still one question at a time;
   preloaded+batch  all modules loaded once, questions grouped by module and batched (KMBench's reader).
@@ -24,7 +25,15 @@ from bench.core.memory import LoadedModel, Query
 from bench.harness.taskspec import task_manager, task_spec
 from bench.model.adapters import load_adapter, unload_adapters
 from bench.model.loading import load_model
-from bench.run.memories import make_memory
+from bench.run.memories import make_memory, memory_label
+
+
+def evenly_spread(total: int, n: int | None) -> list[int]:
+    """`n` indices spread evenly over `total` questions (all of them for None or n >= total): tasks
+    list their questions document by document, so the first n would all ask the first module."""
+    if n is None or n >= total:
+        return list(range(total))
+    return [i * total // n for i in range(n)]
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class LoadingTimes:
 
     questions: int
     modules: int
+    memory: str  # the multilora memory's label: its profile, split and changed fields
+    module_steps: int  # training steps of each module (few for a latency measurement: time does not depend on them)
     per_query_load: float
     preloaded: float
     preloaded_batched: float
@@ -48,14 +59,15 @@ def compare_loading(
     fields: Mapping[str, Any] | None = None,
     manager: Any = None,
 ) -> LoadingTimes:
-    """Answer the task's first `limit` questions (all by default) the three ways; `fields` are
-    extra `multilora` config fields (e.g. fewer training steps for a smoke measurement)."""
+    """Answer `limit` of the task's questions, spread evenly (all by default), the three ways;
+    `fields` are extra `multilora` config fields (e.g. fewer training steps for a smoke measurement)."""
     from lm_eval.tasks import get_task_dict
 
     manager = manager or task_manager()
     spec = task_spec(manager, task_name)
     task = get_task_dict([task_name], manager)[task_name]
-    docs = list(task.eval_docs)[:limit]
+    every = list(task.eval_docs)
+    docs = [every[i] for i in evenly_spread(len(every), limit)]
     prompts = [task.doc_to_text(d) for d in docs]
     gen = task.config.generation_kwargs or {}
     until, max_new = list(gen.get("until") or []), int(gen.get("max_gen_toks", 64))
@@ -88,7 +100,9 @@ def compare_loading(
     finally:
         unload_adapters(lm)
     same = sum(a == b == c for a, b, c in zip(loaded_texts, single_texts, batched, strict=True))
-    return LoadingTimes(len(prompts), len(folders), per_query, preloaded, grouped, same)
+    return LoadingTimes(
+        len(prompts), len(folders), memory_label(memory), memory.config.max_steps, per_query, preloaded, grouped, same
+    )
 
 
 def main() -> None:
@@ -101,7 +115,7 @@ def main() -> None:
     lm = load_model(args.model)
     times = compare_loading(lm, args.task, args.modules, args.batch_size)
     n = times.questions
-    print(f"{args.task}: {n} questions, {times.modules} modules, model {lm.name}, device {lm.device}")
+    print(f"{args.task}: {n} questions, {times.modules} modules ({times.memory}), model {lm.name}, device {lm.device}")
     for label, seconds in (
         ("per-query load", times.per_query_load),
         ("preloaded", times.preloaded),

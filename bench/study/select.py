@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.core.config import config_dict, parse_config
 from bench.core.errors import UserError
-from bench.harness.taskspec import task_manager, task_spec
+from bench.harness.taskspec import HELDOUT_TAG, task_manager, task_spec
 from bench.report.selection import (
     Candidate,
     HeldOutTask,
@@ -34,7 +34,6 @@ from bench.run.record import RunRecord, write_atomic
 from bench.run.runner import RunSettings
 from bench.study.sweep import MemoryEntry, Sweep, read_grid_file, run_sweep, sweep_from_mapping
 
-HELDOUT_TAG = "kmb_heldout"
 RECORD = Path("leaderboard/reference/selection/defaults.json")
 
 

@@ -1,27 +1,38 @@
-"""What `make perf` measures and at what size: the full reference settings and a `--quick` smoke size."""
+"""What `make perf` measures and at what size, as named presets: `full` (the reference), `quick`
+(a smoke test of it) and `q15` (the study's Q15: answering latency on the long document)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from bench.core.config import check
+from bench.core.config import DEFAULT_PROFILE, check
 from bench.core.errors import UserError
 
 Fields = tuple[tuple[str, Any], ...]  # config fields as pairs, so the frozen config stays hashable
+# The measurement steps after the peak (which always runs: it is cheap and gives every ratio its context).
+STEPS = ("lines", "pages", "reading", "multilora")
+WINDOW = 0  # an ICL context size meaning "what the model's window leaves"
 
 
 @dataclass(frozen=True)
 class PerfConfig:
-    """Every size `make perf` uses; the defaults are the reference run, `QUICK` a smoke test of it."""
+    """Every size `make perf` uses; the defaults are the reference run, `QUICK` a smoke test of it,
+    `Q15` the study's long-document latency question."""
 
-    preset: str = "full"  # a name for the JSON: which settings made these numbers
+    preset: str = "full"  # its name in `PERF_PRESETS` and the JSON: which settings made these numbers
     model: str = "smollm2-135m"
     include_paths: tuple[Path, ...] = ()
     seed: int = 0
     batch_size: int = 16  # the reader's, as `kmbench run` uses it
+    steps: tuple[str, ...] = STEPS  # which of `STEPS` run, in this order
+    profile: str = DEFAULT_PROFILE  # the named protocol ICL, RAG and multi-LoRA start from (baselines/profiles.py)
+    check_targets: bool = True  # print the speed targets (README, Performance) beside the measures (False: ratios only)
     # matmul peak: best of `peak_repeats` products of two size x size matrices (0: 2048 on CPU, 8192 on CUDA)
     peak_size: int = 0
     peak_repeats: int = 5
@@ -38,27 +49,31 @@ class PerfConfig:
     pages_tokens: int = 2048
     pages_batch: int = 4
     pages_steps: int = 2
-    # reading: the first `read_questions` questions closed book, with ICL at each context size, with RAG
+    # reading: `read_questions` questions spread evenly over the task, closed book, with ICL at each
+    # context size, with RAG
     read_task: str = "kmb_phonebook_16k"
     read_questions: int = 16
-    icl_contexts: tuple[int, ...] = (1024, 4096, 8192)  # tokens of context; capped by what the window leaves
+    icl_contexts: tuple[int, ...] = (1024, 4096, 8192)  # context tokens, capped by the window (WINDOW: all it leaves)
     icl_bounds: tuple[float, ...] = (0.0, 1.5, 2.0)  # each context's target: at most this x closed book (0: none)
     # multi-LoRA: K oracle-routed modules, answered with the module loaded per question or preloaded
     multilora_task: str = "kmb_phonebook_1k"
     multilora_modules: int = 4
-    multilora_questions: int = 0  # 0: all the task's questions
-    multilora_fields: Fields = ()  # multilora config fields (e.g. fewer steps for a smoke run)
+    multilora_questions: int = 0  # 0: all the task's questions; else this many, spread evenly over them
+    multilora_fields: Fields = ()  # multilora config fields (e.g. fewer steps for a smoke run, a window split)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "include_paths", tuple(Path(p) for p in self.include_paths))
         check(self.batch_size > 0, "batch_size must be positive")
+        unknown = [s for s in self.steps if s not in STEPS]
+        check(not unknown, f"unknown perf step(s) {', '.join(unknown)}; known: {', '.join(STEPS)}")
+        check(len(set(self.steps)) == len(self.steps), "a perf step is named twice")
         check(self.peak_size >= 0 and self.peak_repeats > 0, "peak_size must be >= 0 and peak_repeats positive")
         check(self.lines_facts >= 0, "lines_facts must be >= 0 (0: all)")
         check(self.eval_every >= 0, "eval_every must be >= 0 (0: once per epoch)")
         check(0.0 < self.target_score <= 1.0, "target_score must be in (0, 1]")
         check(min(self.pages_tokens, self.pages_batch, self.pages_steps) > 0, "pages sizes must be positive")
         check(self.read_questions > 0, "read_questions must be positive")
-        check(bool(self.icl_contexts) and min(self.icl_contexts) > 0, "icl_contexts must be positive token counts")
+        check(bool(self.icl_contexts) and min(self.icl_contexts) >= 0, "icl_contexts: token counts (0: the window)")
         check(len(self.icl_bounds) == len(self.icl_contexts), "give one bound per ICL context (0: no target)")
         check(self.multilora_modules > 0 and self.multilora_questions >= 0, "multilora sizes must be positive")
 
@@ -79,6 +94,45 @@ QUICK = PerfConfig(
     multilora_questions=8,
     multilora_fields=(("max_steps", 1),),
 )
+
+
+# The study's Q15: answering latency on the long document (kmb_paperqa_longdoc, ~13K tokens in 15
+# sections, 256-token answers), 30 questions spread over its 15 papers, on the study's protocol
+# (ICL with its instruction; RAG top 3 of 512-token chunks): closed book, ICL cut at the window,
+# RAG, and multi-LoRA over 2,048-token windows with 200 of overlap, oracle-routed. Its modules
+# train one step each: latency does not depend on what a module learned. No LoRA training
+# throughput, and none of the speed targets (which are about PhoneBook, not this document).
+Q15 = PerfConfig(
+    preset="q15",
+    steps=("reading", "multilora"),
+    profile="study",
+    check_targets=False,
+    read_task="kmb_paperqa_longdoc",
+    read_questions=30,
+    icl_contexts=(WINDOW,),
+    icl_bounds=(0.0,),
+    multilora_task="kmb_paperqa_longdoc",
+    multilora_questions=30,
+    multilora_fields=(("split", "window"), ("window_tokens", 2048), ("window_overlap", 200), ("max_steps", 1)),
+)
+
+
+def by_name(*configs: PerfConfig) -> Mapping[str, PerfConfig]:
+    """Presets keyed by their own `preset` name, read-only; a name given twice is a mistake here."""
+    twice = [name for name, n in Counter(c.preset for c in configs).items() if n > 1]
+    if twice:
+        raise ValueError(f"perf preset name(s) given twice: {', '.join(twice)}")
+    return MappingProxyType({c.preset: c for c in configs})
+
+
+PERF_PRESETS = by_name(PerfConfig(), QUICK, Q15)
+
+
+def preset(name: str) -> PerfConfig:
+    """A preset by name; an unknown one is the user's mistake, said in one line."""
+    if name not in PERF_PRESETS:
+        raise UserError(f"unknown perf preset {name!r}; known: {', '.join(PERF_PRESETS)}")
+    return PERF_PRESETS[name]
 
 
 def perf_config(base: PerfConfig | None = None, **changes: Any) -> PerfConfig:

@@ -1,4 +1,4 @@
-"""Measures, the ratios between them, and the issue's targets: every ratio is computed here from
+"""Measures, the ratios between them, and the speed targets: every ratio is computed here from
 measured numbers, so a target can only be met by what this run measured."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from bench.study.perf.config import PerfConfig
+from bench.study.perf.config import WINDOW, PerfConfig
 from bench.study.perf.peak import Peak
 
 
@@ -61,24 +61,40 @@ def peak_measure(peak: Peak, dtype: torch.dtype) -> Measure:
 
 
 def context_label(tokens: int) -> str:
-    """1024 -> "1K"; sizes that are no whole K stay numbers."""
+    """1024 -> "1K"; sizes that are no whole K stay numbers; `WINDOW` -> "window"."""
+    if tokens == WINDOW:
+        return "window"
     return f"{tokens // 1024}K" if tokens % 1024 == 0 else str(tokens)
 
 
 def icl_name(tokens: int) -> str:
-    """The measure name of ICL reading at this context size: 4096 -> "read_icl_4k"."""
+    """The measure name of ICL reading at this context size: 4096 -> "read_icl_4k", `WINDOW` -> "read_icl_window"."""
     return f"read_icl_{context_label(tokens).lower()}"
+
+
+def icl_label(tokens: int) -> str:
+    """The reading's name: ICL at a context size ("ICL at 4K context"), or cut at the window."""
+    return "ICL cut at the window" if tokens == WINDOW else f"ICL at {context_label(tokens)} context"
 
 
 def ratios_for(cfg: PerfConfig) -> list[Ratio]:
     """MFU (training against the peak), reading against the closed book, batching against one at a
-    time, preloading against loading per question."""
+    time, preloading against loading per question; multi-LoRA against the closed book too where both
+    read the same questions (same task, same count), one at a time against one at a time."""
     icl = [
-        Ratio(
-            f"{icl_name(n)}_vs_none", f"ICL at {context_label(n)} / closed book, s/question", icl_name(n), "read_none"
-        )
+        Ratio(f"{icl_name(n)}_vs_none", f"{icl_label(n)} / closed book, s/question", icl_name(n), "read_none")
         for n in cfg.icl_contexts
     ]
+    same_questions = (cfg.multilora_task, cfg.multilora_questions) == (cfg.read_task, cfg.read_questions)
+    one = "read_none_one_at_a_time"
+    multilora = [
+        Ratio("multilora_load_vs_none", "multi-LoRA loaded per question / closed book, both one at a time",
+              "multilora_load", one),
+        Ratio("multilora_preloaded_vs_none", "multi-LoRA preloaded / closed book, both one at a time",
+              "multilora_preloaded", one),
+        Ratio("multilora_preloaded_batched_vs_none", "multi-LoRA preloaded and batched / closed book, batched",
+              "multilora_preloaded_batched", "read_none"),
+    ] if same_questions else []  # fmt: skip
     return [
         Ratio("lora_lines_mfu", "LoRA MFU, PhoneBook lines", "lora_lines", "peak", "of peak"),
         Ratio("lora_pages_mfu", "LoRA MFU, long pages", "lora_pages", "peak", "of peak"),
@@ -94,16 +110,20 @@ def ratios_for(cfg: PerfConfig) -> list[Ratio]:
             "multilora_load",
             "multilora_preloaded_batched",
         ),
+        *multilora,
     ]
 
 
 def targets_for(cfg: PerfConfig) -> list[Target]:
-    """The issue's targets; the ICL ones follow the configured contexts and their bounds."""
+    """The speed targets, where the preset checks them; the ICL ones follow the configured
+    contexts and their bounds."""
+    if not cfg.check_targets:
+        return []
     facts = "all" if not cfg.lines_facts else str(cfg.lines_facts)
     icl = [
         Target(
             f"{icl_name(n)}_vs_none",
-            f"ICL at {context_label(n)} ≤ {bound:g}× closed book",
+            f"{icl_label(n)} ≤ {bound:g}× closed book",
             f"{icl_name(n)}_vs_none",
             "<=",
             bound,
@@ -133,10 +153,13 @@ def targets_for(cfg: PerfConfig) -> list[Target]:
 
 
 def ratio_rows(measures: Sequence[Measure], ratios: Sequence[Ratio]) -> list[dict[str, Any]]:
-    """Each ratio's value from this run's measures; None where either side is missing or zero."""
+    """Each ratio between two measures this run took (the others are left out: a preset may run
+    only some steps); its value None where either side was not reached, or the denominator is zero."""
     values = {m.name: m.value for m in measures}
     rows = []
     for r in ratios:
+        if r.numerator not in values or r.denominator not in values:
+            continue
         top, bottom = values.get(r.numerator), values.get(r.denominator)
         value = top / bottom if top is not None and bottom else None
         rows.append({"name": r.name, "label": r.label, "numerator": r.numerator, "denominator": r.denominator,

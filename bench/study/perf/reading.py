@@ -1,8 +1,11 @@
 """Reading cost, seconds per question as a run counts it (answer time plus recall time):
-closed book, ICL at several context sizes, RAG, one question at a time, and multi-LoRA loading."""
+closed book, ICL at several context sizes or cut at the window, RAG, one question at a time, and
+multi-LoRA loading. The questions are spread evenly over the task (tasks list theirs document by
+document: the long document's first 30 are all on its first paper)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bench.answer.lm import MemoryLM, evaluate
@@ -11,31 +14,65 @@ from bench.core.memory import LoadedModel, Memory
 from bench.core.metrics import parse_results
 from bench.harness.taskspec import task_spec
 from bench.model.adapters import unload_adapters
-from bench.run.memories import make_memory
-from bench.study.adapter_loading import compare_loading
-from bench.study.perf.config import PerfConfig
-from bench.study.perf.quantities import Measure, context_label, icl_name
+from bench.model.packing import count_tokens
+from bench.run.memories import make_memory, memory_label
+from bench.study.adapter_loading import compare_loading, evenly_spread
+from bench.study.perf.config import WINDOW, PerfConfig
+from bench.study.perf.quantities import Measure, icl_label, icl_name
+
+
+def spread_questions(manager: Any, task: str, n: int) -> list[int]:
+    """`n` of the task's question indices (lm-eval's doc ids), spread evenly over all of them."""
+    from lm_eval.tasks import get_task_dict
+
+    return evenly_spread(len(get_task_dict([task], manager)[task].eval_docs), n)
+
+
+def truncation(dropped: Sequence[int], sections: Sequence[int]) -> dict[str, Any]:
+    """How much of the document a context left out. ICL keeps whole sections in order, so a
+    question that dropped d of them kept the first len - d; the share is of the document's tokens."""
+    total = sum(sections)
+    kept = [sum(sections[: len(sections) - d]) for d in dropped]
+    return {
+        "document_tokens": total,
+        "sections": len(sections),
+        "sections_dropped": max(dropped),
+        "truncated_share": 1.0 - sum(kept) / len(kept) / total if total else 0.0,
+        "questions_truncated": sum(d > 0 for d in dropped) / len(dropped),  # the records' `truncated`
+    }
 
 
 def read_measure(
-    name: str, label: str, lm: LoadedModel, memory: Memory, manager: Any, cfg: PerfConfig, **how: Any
+    name: str,
+    label: str,
+    lm: LoadedModel,
+    memory: Memory,
+    manager: Any,
+    cfg: PerfConfig,
+    questions: Sequence[int],
+    **how: Any,
 ) -> Measure:
-    """Answer the read task's first questions through lm-eval with this memory; `how` may set the
-    reader's `batch_size` and the `budget` (context tokens; None: what the window leaves)."""
+    """Answer the read task's `questions` (lm-eval doc ids) through lm-eval with this memory; `how`
+    may set the reader's `batch_size`, the `budget` (context tokens; None: what the window leaves)
+    and the document's `sections` (token counts), to report how much of it the context cut."""
     reader = Reader(lm, how.get("batch_size", cfg.batch_size))
     memory_lm = MemoryLM(memory, reader, how.get("budget"))
-    results = evaluate(memory_lm, cfg.read_task, manager, cfg.seed, limit=cfg.read_questions)
+    results = evaluate(memory_lm, cfg.read_task, manager, cfg.seed, samples={cfg.read_task: list(questions)})
     answers = [asked.answer for asked in memory_lm.log.asked.values()]
     n = len(answers)
     metrics = parse_results(results["results"][cfg.read_task])
     details = {
+        "task": cfg.read_task,
         "questions": n,
+        "memory": memory_label(memory),
         "batch_size": reader.batch_size,
         "context_tokens": sum(a.context_tokens for a in answers) / n,
         "prompt_tokens": sum(a.prompt_tokens for a in answers) / n,
         "recall_seconds": memory_lm.log.recall_seconds,
         cfg.target_metric: metrics.get(cfg.target_metric, (None,))[0],
     }
+    if how.get("sections"):
+        details |= truncation([a.dropped for a in answers], how["sections"])
     seconds = (sum(a.seconds for a in answers) + memory_lm.log.recall_seconds) / n  # as the record's read s/query
     return Measure(name, label, seconds, "s/question", details)
 
@@ -43,19 +80,25 @@ def read_measure(
 def reading_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measure]:
     """Every memory reads the same questions; ICL packs the read task's corpus to each context size."""
     corpus = task_spec(manager, cfg.read_task).corpus()
+    questions = spread_questions(manager, cfg.read_task, cfg.read_questions)
     unload_adapters(lm)
     none = make_memory("none", {}, cfg.seed)
-    measures = [read_measure("read_none", "read, closed book", lm, none, manager, cfg)]
-    icl = make_memory("icl", {}, cfg.seed)
+    measures = [read_measure("read_none", "read, closed book", lm, none, manager, cfg, questions)]
+    icl = make_memory("icl", {"profile": cfg.profile}, cfg.seed)
     icl.write(corpus, lm)
+    sections = [count_tokens(lm.tokenizer, d.contents) for d in corpus.documents]
     for tokens in cfg.icl_contexts:
-        label = f"read, ICL at {context_label(tokens)} context"
-        measures.append(read_measure(icl_name(tokens), label, lm, icl, manager, cfg, budget=tokens))
-    rag = make_memory("rag", {}, cfg.seed)
+        budget = None if tokens == WINDOW else tokens
+        label = f"read, {icl_label(tokens)}"
+        measures.append(read_measure(icl_name(tokens), label, lm, icl, manager, cfg, questions, budget=budget,
+                                     sections=sections))  # fmt: skip
+    rag = make_memory("rag", {"profile": cfg.profile}, cfg.seed)
     rag.write(corpus, lm)
-    measures.append(read_measure("read_rag", "read, RAG (top-1)", lm, rag, manager, cfg))
+    top, chunk = rag.config.top_k, rag.config.chunk_tokens
+    label = f"read, RAG ({memory_label(rag)}: top {top} of {chunk}-token chunks)"
+    measures.append(read_measure("read_rag", label, lm, rag, manager, cfg, questions))
     label = "read, closed book, one question at a time"
-    measures.append(read_measure("read_none_one_at_a_time", label, lm, none, manager, cfg, batch_size=1))
+    measures.append(read_measure("read_none_one_at_a_time", label, lm, none, manager, cfg, questions, batch_size=1))
     return measures
 
 
@@ -67,13 +110,15 @@ def multilora_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[M
         cfg.multilora_modules,
         cfg.batch_size,
         cfg.multilora_questions or None,
-        dict(cfg.multilora_fields),
+        {"profile": cfg.profile, **dict(cfg.multilora_fields)},
         manager,
     )
     n = times.questions
     details = {
         "task": cfg.multilora_task,
+        "memory": times.memory,
         "modules": times.modules,
+        "module_steps": times.module_steps,
         "questions": n,
         "identical_answers": times.identical,
     }

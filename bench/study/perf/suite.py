@@ -1,15 +1,19 @@
-"""`make perf` end to end: one process, one model, every measurement, one JSON document."""
+"""`make perf` end to end: one process, one model, the preset's measurements, one JSON document."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.util
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+
+import torch
 
 from bench.core.config import config_dict
 from bench.core.memory import LoadedModel
@@ -26,24 +30,30 @@ from bench.study.perf.training import lines_measures, pages_measure
 log = logging.getLogger(__name__)
 SCHEMA = "kmbench-perf/1"
 
+Step = Callable[[LoadedModel, Any, PerfConfig], list[Measure]]
+# Each of `config.STEPS`: what it measures (for the log) and how.
+STEP_RUNS: Mapping[str, tuple[str, Step]] = MappingProxyType(
+    {
+        "lines": ("LoRA on PhoneBook lines, to the target score", lines_measures),
+        "pages": ("LoRA on long pages", lambda lm, manager, cfg: [pages_measure(lm, manager, cfg)]),
+        "reading": ("reading: closed book, ICL, RAG, one at a time", reading_measures),
+        "multilora": ("multi-LoRA loading", multilora_measures),
+    }
+)
+
 
 def run_perf(cfg: PerfConfig, lm: LoadedModel | None = None) -> dict[str, Any]:
-    """Measure the peak, then LoRA training, reading and multi-LoRA loading on the same model."""
+    """Measure the peak, then the preset's steps (LoRA training, reading, multi-LoRA loading) on the same model."""
     started = time.perf_counter()
     lm = lm or load_model(cfg.model)
     manager = task_manager(cfg.include_paths)
     first = peak_now(lm, cfg, "at the start")
-    steps: list[tuple[str, Callable[[], list[Measure]]]] = [
-        ("LoRA on PhoneBook lines, to the target score", lambda: lines_measures(lm, manager, cfg)),
-        ("LoRA on long pages", lambda: [pages_measure(lm, manager, cfg)]),
-        ("reading: closed book, ICL, RAG, one at a time", lambda: reading_measures(lm, manager, cfg)),
-        ("multi-LoRA loading", lambda: multilora_measures(lm, manager, cfg)),
-    ]
     measures: list[Measure] = []
-    for what, step in steps:
+    for name in cfg.steps:
+        what, step = STEP_RUNS[name]
         log.warning("perf: %s", what)
         try:
-            measures += step()
+            measures += step(lm, manager, cfg)
         finally:  # every measurement starts from the bare model
             unload_adapters(lm)
     peak = first.best(peak_now(lm, cfg, "again at the end"))
@@ -67,6 +77,19 @@ def _gflops(value: float | None) -> str:
     return "not measured (no native bf16)" if value is None else f"{value:.1f} GFLOP/s"
 
 
+def attention_kernels(device: torch.device) -> dict[str, bool] | None:
+    """Which kernels torch's SDPA may pick on CUDA (flash attention among them, where the GPU has
+    it), and whether the flash-attn package is installed; None off CUDA, whose switches these are."""
+    if device.type != "cuda":
+        return None
+    return {
+        "sdpa_flash": torch.backends.cuda.flash_sdp_enabled(),
+        "sdpa_mem_efficient": torch.backends.cuda.mem_efficient_sdp_enabled(),
+        "sdpa_math": torch.backends.cuda.math_sdp_enabled(),
+        "flash_attn_package": importlib.util.find_spec("flash_attn") is not None,
+    }
+
+
 def perf_document(cfg: PerfConfig, lm: LoadedModel, peak: Peak, measures: list[Measure], seconds: float) -> dict:
     """The JSON `make perf` writes: provenance, the peak, every measure, ratios, and targets met or not."""
     commit, dirty = git_state()
@@ -74,6 +97,7 @@ def perf_document(cfg: PerfConfig, lm: LoadedModel, peak: Peak, measures: list[M
     folders = [str(p) for p in cfg.include_paths]
     return {
         "schema": SCHEMA,
+        "preset": cfg.preset,
         "commit": commit,
         "dirty": dirty,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -86,7 +110,8 @@ def perf_document(cfg: PerfConfig, lm: LoadedModel, peak: Peak, measures: list[M
             "params": lm.n_params,
             "dtype": str(lm.model.dtype).removeprefix("torch."),
             "device": str(lm.device),
-            "attention": getattr(lm.model.config, "_attn_implementation", None),
+            "attention": getattr(lm.model.config, "_attn_implementation", None),  # eager, sdpa, flash_attention_2
+            "attention_kernels": attention_kernels(lm.device),
         },
         "peak": dataclasses.asdict(peak),
         "measures": [dataclasses.asdict(m) for m in measures],
