@@ -50,7 +50,7 @@ def note(measure: Mapping[str, Any]) -> str:
         return read
     if "modules" in d:
         how = f" ({d['memory']})" if "memory" in d else ""
-        steps = f"; modules trained {d['module_steps']} step(s) each" if "module_steps" in d else ""
+        steps = f"; modules trained {d['module_steps']} step(s) each" if d.get("module_steps") else ""  # 0: by epochs
         return (
             f"{d['questions']} questions of {d['task']}{how}{steps}; "
             f"{d['identical_answers']} identical answers across the three"
