@@ -6,12 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_args
 
 import bench.run.runner
 from bench.core.errors import UserError
 from bench.run.record import find_records, load_record
 from bench.run.runner import RunSettings
-from bench.study.executors import Resources
+from bench.study.executors import Resources, SweepResult
 from bench.study.sweep import load_sweep, run_sweep
 
 GRID = """
@@ -72,11 +73,57 @@ def test_entries_switch_the_chat_template_and_name_a_profile(tmp_path):
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_cpus: many}]\n", "num_cpus: cannot read 'many'"),
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, chat_template: yes please}]\n", "true or false"),
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_gpus: [1]}]\n", "num_gpus must be a number"),
+        ("name: x\ntasks: [t]\nlimit: 0\nmemories: [none]\n", "limit must be a positive integer"),
     ],
 )
 def test_bad_grids_are_user_errors(tmp_path, text, reason):
     with pytest.raises(UserError, match=reason):
         load_sweep(write_grid(tmp_path, text))
+
+
+def test_an_entry_limit_replaces_the_sweeps_for_its_own_runs(tmp_path):
+    text = "name: x\ntasks: [t]\nlimit: 2\nmemories: [none, {memory: icl, limit: 5}, {memory: rag, limit: null}]\n"
+    cells = load_sweep(write_grid(tmp_path, text)).cells()
+    assert [(c.memory, c.limit) for c in cells] == [("none", 2), ("icl", 5), ("rag", 2)]
+    assert all(c.config == {} for c in cells)  # a run setting, not a field of the memory's config
+    text = "name: x\ntasks: [t]\nmemories: [none, {memory: icl, limit: 1}]\n"
+    assert [c.limit for c in load_sweep(write_grid(tmp_path, text)).cells()] == [None, 1]
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "two", "true", "1.5", "[4]"])
+def test_a_bad_entry_limit_is_one_line_naming_the_file_and_the_entry(tmp_path, value):
+    path = write_grid(tmp_path, f"name: x\ntasks: [t]\nmemories: [none, {{memory: icl, limit: {value}}}]\n")
+    with pytest.raises(UserError) as caught:
+        load_sweep(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: memories[1]: `limit` is a positive number") and "\n" not in message
+
+
+def test_an_entry_limit_makes_the_run_kmbench_run_limit_makes(tiny_model_dir, tmp_path):
+    """Same run id and record as `kmbench run --limit N` (a partial row), apart from the sweep's other runs."""
+    from bench.cli import main
+
+    text = f"name: x\nmodels: [{tiny_model_dir}]\ntasks: [kmb_phonebook_1k]\nlimit: 2\n"
+    text += "memories: [none, {memory: none, limit: 3}]\n"
+    result = run_sweep(load_sweep(write_grid(tmp_path, text)), RunSettings(out=tmp_path / "sweep", forgetting=False))
+    by_limit = {r.task.limit: r for r in result.records}
+    assert sorted(by_limit) == [2, 3] and [by_limit[n].task.n_queries for n in (2, 3)] == [2, 3]
+    for n in (2, 3):
+        out = tmp_path / f"run{n}"
+        assert main(run_args(tiny_model_dir, out, "kmb_phonebook_1k", memories="none", limit=n)) == 0
+        [path] = find_records(out)
+        assert load_record(path).run.run_id == by_limit[n].run.run_id
+
+
+def test_ray_cells_carry_each_entry_limit(tmp_path, monkeypatch):
+    import bench.study.sweep as sweep_module
+
+    cells = []
+    monkeypatch.setattr(sweep_module, "import_ray", lambda: None)  # Ray itself is not needed to plan the cells
+    monkeypatch.setattr(sweep_module, "run_on_ray", lambda found, *rest: cells.extend(found) or SweepResult([]))
+    text = "name: x\ntasks: [kmb_phonebook_1k]\nlimit: 2\nmemories: [none, {memory: icl, limit: 3}]\n"
+    run_sweep(load_sweep(write_grid(tmp_path, text)), RunSettings(out=tmp_path / "runs"), executor="ray")
+    assert sorted((c.memory, c.settings.limit) for c in cells) == [("icl", 3), ("none", 2)]
 
 
 def test_an_interrupted_sweep_resumes_with_every_record_exactly_once(tiny_model_dir, tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """A grid of runs from one YAML file: models x tasks x memories (x field grids) x seeds x budgets;
-a memory entry may narrow the tasks and seeds it runs on.
+a memory entry may narrow the tasks, seeds and questions it runs on.
 
 Every run is keyed by the hash of its full config (`bench.run.runner.run_id`) and skipped when its
 record exists, so an interrupted sweep resumes where it stopped, and a record is never
@@ -15,6 +15,10 @@ written twice. Example:
       - {memory: icl, budgets: [256, 1024, null], seeds: [0]}  # a run per budget (null: the window), one seed
       - {memory: lora, num_gpus: 1, num_cpus: 4}     # what each run asks of a Ray cluster (`--executor ray`)
       - {memory: lora, profile: study, chat_template: true, grid: {rank: [2, 8]}}  # alpha = rank, chat lines
+      - {memory: icl, limit: 4}                      # its runs ask only the first 4 questions of each task
+
+An entry's `limit` replaces the sweep's: its runs are the runs `kmbench run --limit N` makes (the
+limit is in the run id and the record), so they are partial rows, never ranked on the board.
 
 `--executor ray` runs the same cells as Ray actors (`bench.study.executors`): same run ids, same
 records, the same skip rule.
@@ -39,6 +43,11 @@ from bench.run.runner import Plan, RunSettings, execute, plan
 from bench.study.executors import EXECUTORS, Cell, Resources, SweepResult, import_ray, run_on_ray
 
 
+def is_positive_int(value: Any) -> bool:
+    """A count of questions: YAML's `true` is an int to Python, not a count."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 @dataclass(frozen=True)
 class MemoryEntry:
     """One memory line of a grid: a name, fixed fields, a grid of fields, context budgets, and what
@@ -52,6 +61,7 @@ class MemoryEntry:
     tasks: tuple[str, ...] = ()  # empty: the sweep's tasks
     resources: Resources = field(default_factory=Resources)
     chat_template: bool | None = None  # read and train inside the chat template; None: the run's setting
+    limit: int | None = None  # ask only the first N questions of each task; None: the sweep's limit
 
     def configs(self) -> list[dict[str, Any]]:
         names = [name for name, _ in self.grid]
@@ -63,12 +73,13 @@ class MemoryEntry:
 
 @dataclass(frozen=True)
 class GridCell:
-    """One memory config at one model, seed, budget and chat-template setting, over its tasks."""
+    """One memory config at one model, seed, budget, chat-template setting and question limit, over its tasks."""
 
     model: str
     seed: int
     budget: int | None
     chat_template: bool | None
+    limit: int | None  # the entry's, else the sweep's: runs group (and are keyed) by the limit they run at
     tasks: tuple[str, ...]
     memory: str
     config: dict[str, Any]
@@ -91,6 +102,7 @@ class Sweep:
         check(bool(self.memories), "memories must not be empty")
         check(bool(self.models), "models must not be empty")
         check(bool(self.seeds), "seeds must not be empty")
+        check(self.limit is None or is_positive_int(self.limit), "limit must be a positive integer")
 
     def cells(self) -> list[GridCell]:
         """Every cell of the grid; each runs on each of its tasks."""
@@ -100,6 +112,7 @@ class Sweep:
                 seed,
                 budget,
                 entry.chat_template,
+                self.limit if entry.limit is None else entry.limit,
                 entry.tasks or self.tasks,
                 entry.memory,
                 config,
@@ -122,9 +135,11 @@ def memory_entry(item: Any, where: str) -> MemoryEntry:
     name, grid, budgets = values.pop("memory"), values.pop("grid", {}), values.pop("budgets", [None])
     seeds, tasks = values.pop("seeds", []), values.pop("tasks", [])
     asks = {key: values.pop(key) for key in ("num_cpus", "num_gpus") if key in values}
-    chat = values.pop("chat_template", None)
+    chat, limit = values.pop("chat_template", None), values.pop("limit", None)
     if chat is not None and not isinstance(chat, bool):
         raise UserError(f"{where}: `chat_template` is true or false")
+    if limit is not None and not is_positive_int(limit):
+        raise UserError(f"{where}: `limit` is a positive number of questions (null: the sweep's limit), not {limit!r}")
     if not isinstance(seeds, list) or not all(isinstance(x, int) for x in seeds):
         raise UserError(f"{where}: `seeds` is a list of integers")
     if not isinstance(tasks, list) or not all(isinstance(x, str) for x in tasks):
@@ -136,7 +151,15 @@ def memory_entry(item: Any, where: str) -> MemoryEntry:
     grid_axes = tuple((k, tuple(v)) for k, v in grid.items())
     resources = parse_config(Resources, asks, where=where)
     return MemoryEntry(
-        name, tuple(values.items()), grid_axes, tuple(budgets) or (None,), tuple(seeds), tuple(tasks), resources, chat
+        name,
+        tuple(values.items()),
+        grid_axes,
+        tuple(budgets) or (None,),
+        tuple(seeds),
+        tuple(tasks),
+        resources,
+        chat,
+        limit,
     )
 
 
@@ -181,8 +204,8 @@ def run_sweep(
 ) -> SweepResult:
     """Every run of the grid (existing records skipped), here or on Ray; every mistake is found before the first run.
 
-    In-process: one model load per (model, seed, budget, chat template), and a failing run stops the sweep. On Ray
-    (`address`: a cluster, else RAY_ADDRESS or a local one): a failing run is reported and the rest go on.
+    In-process: one model load per (model, seed, budget, chat template, limit), and a failing run stops the sweep.
+    On Ray (`address`: a cluster, else RAY_ADDRESS or a local one): a failing run is reported and the rest go on.
     """
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
@@ -196,17 +219,17 @@ def run_sweep(
         sweep = dataclasses.replace(sweep, models=models)
     groups: dict[tuple, list[tuple[str, dict[str, Any], Resources]]] = {}
     for c in sweep.cells():
-        key = (c.model, c.seed, c.budget, c.chat_template, c.tasks)
+        key = (c.model, c.seed, c.budget, c.chat_template, c.limit, c.tasks)
         groups.setdefault(key, []).append((c.memory, c.config, c.resources))
     plans = []
-    for (model, seed, budget, chat, tasks), memories in groups.items():
+    for (model, seed, budget, chat, limit, tasks), memories in groups.items():
         settings = dataclasses.replace(
             base,
             model=model,
             seed=seed,
             context_budget=budget,
             chat_template=base.chat_template if chat is None else chat,
-            limit=sweep.limit,
+            limit=limit,
             forgetting=base.forgetting and sweep.forgetting,
         )
         plans.append((plan(settings, tasks, [(m, c) for m, c, _ in memories]), memories))
