@@ -91,7 +91,7 @@ def test_a_selection_on_evaluated_tasks_is_refused(tmp_path, tiny_model_dir):
         ("rule: {{cost: [context_tokens_per_query]}}", "rule: {{cost: [sometimes]}}", "unknown column"),
         ("models: [{model}]", "models: [a, b]", "one model"),
         ("  - none", "  - {{memory: icl, budgets: [64]}}", "run settings"),
-        ("  - none", "  - {{memory: icl, limit: 4}}", "every held-out question"),
+        ("  - none", "  - {{memory: icl, limit: 4}}", "same questions"),
     ],
 )
 def test_bad_selection_files_are_user_errors(tmp_path, edit, replacement, reason):

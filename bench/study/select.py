@@ -46,8 +46,8 @@ def load_selection(path: Path) -> tuple[Sweep, Rule]:
         raise UserError(f"{path}: a selection chooses defaults for one model; name exactly one in `models`")
     if any(entry.budgets != (None,) for entry in sweep.memories):
         raise UserError(f"{path}: `budgets` are run settings, not defaults a selection chooses; leave them out")
-    if sweep.limit is not None or any(entry.limit is not None for entry in sweep.memories):
-        raise UserError(f"{path}: a selection asks every held-out question; leave `limit` out")
+    if any(entry.limit is not None for entry in sweep.memories):  # the sweep's own limit asks all alike
+        raise UserError(f"{path}: candidates are compared on the same questions; no `limit` per memory")
     return sweep, rule
 
 
