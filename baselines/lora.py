@@ -33,6 +33,10 @@ SCHEDULES = ("cosine", "linear", "constant")
 TRAIN_LOG = "kmbench_train.json"
 # After each optimizer step: (steps done, tokens trained so far, the peft model in training) -> stop now?
 StepHook = Callable[[int, int, Any], bool]
+# One forward's fp32 logits (rows x width x vocab x 4 bytes) above this are computed in row groups:
+# a 262K-vocabulary model (Gemma 3) on three 1.6K-token pages needs 5 GB for them, and training
+# holds several copies (softmax, gradient). Every committed SmolLM2 row stays under it (one group).
+LOGITS_CAP_BYTES = 2 * 2**30
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,35 @@ def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+def row_groups(batch: Sequence[Example], vocab_size: int) -> list[list[Example]]:
+    """The batch cut into as few groups as keep each forward's logits under LOGITS_CAP_BYTES:
+    the whole batch as one group whenever it fits, so a model that fits trains exactly as before."""
+    width = max(len(e.prompt_ids) + len(e.target_ids) for e in batch)
+    rows = max(1, LOGITS_CAP_BYTES // (width * vocab_size * 4))
+    return [list(batch[i : i + rows]) for i in range(0, len(batch), rows)]
+
+
+def batch_loss(peft_model: Any, groups: list[list[Example]], pad_id: int, device: Any) -> tuple[float, int]:
+    """Backpropagate the batch's mean token loss, one group at a time; (the loss, tokens seen).
+
+    Each group's summed loss is divided by the whole batch's count of learned tokens, so the
+    gradient is the one-forward gradient, only without holding every group's logits at once.
+    """
+    batches = [{k: v.to(device) for k, v in collate(g, pad_id).items()} for g in groups]
+    tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+    if len(batches) == 1:
+        loss = peft_model(**batches[0]).loss
+        loss.backward()
+        return loss.item(), tokens
+    learned = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)  # the model shifts labels by one
+    total = 0.0
+    for b in batches:
+        loss = peft_model(**b, num_items_in_batch=learned).loss
+        loss.backward()
+        total += loss.item()
+    return total, tokens
+
+
 def lr_factor(step: int, total: int, cfg: LoRAConfig) -> float:
     """Learning-rate multiplier at `step`: linear warmup, then constant, or a cosine or linear
     decay to zero (linear is transformers' Trainer default, which the study's runs used)."""
@@ -173,6 +206,7 @@ def train_adapter(
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.max_steps or cfg.epochs * math.ceil(len(examples) / cfg.batch_size)
+    vocab_size = model.model.get_output_embeddings().weight.shape[0]
     order = torch.Generator().manual_seed(cfg.seed)
     log: dict = {"losses": [], "tokens": 0, "steps": total}
     started = time.perf_counter()
@@ -185,23 +219,19 @@ def train_adapter(
             for start in range(0, len(examples), cfg.batch_size):
                 if step >= total:
                     break
-                batch = collate(
-                    [examples[i] for i in perm[start : start + cfg.batch_size]], model.tokenizer.pad_token_id
-                )
-                batch = {k: v.to(model.device) for k, v in batch.items()}
+                groups = row_groups([examples[i] for i in perm[start : start + cfg.batch_size]], vocab_size)
                 for group in optimizer.param_groups:
                     group["lr"] = cfg.lr * lr_factor(step, total, cfg)
-                loss = peft_model(**batch).loss
-                loss.backward()
+                loss, tokens = batch_loss(peft_model, groups, model.tokenizer.pad_token_id, model.device)
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-                log["tokens"] += int(batch["attention_mask"].sum())
-                epoch_loss.append(loss.item())
+                log["tokens"] += tokens
+                epoch_loss.append(loss)
                 step += 1
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}")
+                bar.set_postfix(loss=f"{loss:.3f}")
                 if on_step is not None and on_step(step, log["tokens"], peft_model):
                     total = log["steps"] = step  # the caller has what it waited for: no step after this one
             log["losses"].append(round(sum(epoch_loss) / len(epoch_loss), 5))

@@ -111,3 +111,36 @@ def test_chat_template_wraps_reading_and_training_alike(tiny_model_dir, corpus):
     prompt = chat.tokenizer.decode(example.prompt_ids)
     assert prompt == render_prompt(chat, corpus.documents[0].contents.rsplit(" 212", 1)[0])
     assert chat.tokenizer.decode(example.target_ids, skip_special_tokens=True) == "212-555-0101"
+
+
+def test_lora_row_groups_give_the_one_forward_gradient(tiny_model, corpus, monkeypatch):
+    """A batch whose logits pass the cap is cut into row groups with the same mean-token gradient."""
+    from peft import get_peft_model
+
+    import baselines.lora as lora
+
+    cfg = make_memory("lora", FAST["lora"], seed=0).config
+    examples = lora.make_examples(corpus, tiny_model, cfg)[:4]
+    vocab = tiny_model.model.get_output_embeddings().weight.shape[0]
+    assert len(lora.row_groups(examples, vocab)) == 1  # fits: trained exactly as before
+    width = max(len(e.prompt_ids) + len(e.target_ids) for e in examples)
+    monkeypatch.setattr(lora, "LOGITS_CAP_BYTES", 2 * width * vocab * 4)
+    assert [len(g) for g in lora.row_groups(examples, vocab)] == [2, 2]
+
+    peft_model = get_peft_model(tiny_model.model, lora.peft_config(cfg))
+    torch.manual_seed(0)
+    for p in peft_model.parameters():  # B starts at zero: give it values so A's gradient is not zero too
+        if p.requires_grad:
+            p.data.normal_(0, 0.05)
+    grads, losses, tokens = [], [], []
+    pad = tiny_model.tokenizer.pad_token_id
+    for groups in ([examples], lora.row_groups(examples, vocab)):
+        loss, seen = lora.batch_loss(peft_model, groups, pad, tiny_model.device)
+        grads.append([p.grad.clone() for p in peft_model.parameters() if p.requires_grad])
+        losses.append(loss)
+        tokens.append(seen)
+        peft_model.zero_grad(set_to_none=True)
+    peft_model.unload()
+    assert tokens[0] == tokens[1] == sum(len(e.prompt_ids) + len(e.target_ids) for e in examples)
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-7) for a, b in zip(*grads, strict=True))
