@@ -4,6 +4,7 @@ study presets keep the study's protocol (profile, chat template per task family,
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -41,17 +42,23 @@ def profiles(config: dict) -> set:
     return {p.get("profile") if isinstance(p, dict) else None for p in parts}
 
 
+def kind(task: str) -> str:
+    """A task's family, sizes dropped: `kmb_phonebook_study_2k` -> `kmb_phonebook`, `kmb_paperqa_longdoc_small`
+    -> `kmb_paperqa_longdoc` (each family has one chat-template setting)."""
+    return re.sub(r"_study_.*$|_small$", "", task)
+
+
 @pytest.mark.parametrize("name", ["study", "study-smoke"])
 def test_the_study_presets_run_the_study_protocol(name):
     sweep = load_sweep(ROOT / f"bench/study/presets/{name}.yaml")
     cells = sweep.cells()
     for cell in cells:
         assert cell.memory == "none" or profiles(cell.config) == {"study"}, cell
-        kinds = {t.split("_study_")[0] for t in cell.tasks}  # CounterFact plain, the rest in the chat template
+        kinds = {kind(t) for t in cell.tasks}  # CounterFact plain, the rest in the chat template
         assert kinds in ({"kmb_phonebook"}, {"kmb_counterfact"}, {"kmb_paperqa"}, {"kmb_paperqa_longdoc"}), cell
         assert cell.chat_template is (kinds != {"kmb_counterfact"}), cell
         assert (cell.resources.num_gpus > 0) == (name == "study"), cell  # Ray puts the full grid on GPUs
-    families = {(c.memory, t.split("_study_")[0]) for c in cells for t in c.tasks}
+    families = {(c.memory, kind(t)) for c in cells for t in c.tasks}
     for memory in ("none", "lora", "icl"):
         assert {(memory, "kmb_phonebook"), (memory, "kmb_counterfact")} <= families
     ranks = {c.config["rank"] for c in cells if c.memory == "lora"}
@@ -59,6 +66,29 @@ def test_the_study_presets_run_the_study_protocol(name):
     if name == "study":
         assert ranks == {2**k for k in range(1, 11)} and q11 == {1, 2, 3, 4, 5}
         assert {c.config["merge"] for c in cells if c.config.get("top_k") == 3} == {"linear", "cat", "ties"}
+        assert {c.limit for c in cells} == {None}  # the full study asks every question
     else:
         assert ranks == {2, 4} and q11 == {1, 2} and not sweep.forgetting
-        assert {c.config["max_steps"] for c in cells if c.memory in ("lora", "multilora")} == {25}
+        capacity = [c for c in cells if kind(c.tasks[0]) in ("kmb_phonebook", "kmb_counterfact")]
+        assert {c.config["max_steps"] for c in capacity if c.memory in ("lora", "multilora")} == {25}
+        assert {c.limit for c in capacity} == {None}  # capacity asks every question: T_max is over the whole set
+
+
+def test_the_smoke_preset_runs_paperqa_and_the_long_document_on_a_few_questions():
+    """Q4-Q7 and Q12-Q15 at smoke size: every entry limited (256-token answers are slow on a CPU),
+    LoRA on the study's own QA pairs, modules cut inside the one document by the study's 768/77 window."""
+    cells = load_sweep(ROOT / "bench/study/presets/study-smoke.yaml").cells()
+    paperqa = [c for c in cells if c.tasks == ("kmb_paperqa_study_small",)]
+    longdoc = [c for c in cells if c.tasks == ("kmb_paperqa_longdoc_small",)]
+    assert {c.memory for c in paperqa} == {"none", "icl", "rag", "lora"}
+    assert [c.memory for c in longdoc] == ["multilora"]  # none, ICL, RAG there would repeat PaperQA's rows
+    for cell in paperqa + longdoc:
+        assert cell.limit is not None and 1 <= cell.limit <= 8, cell
+        assert cell.chat_template is True and (cell.memory == "none" or cell.config["profile"] == "study"), cell
+    [lora] = [c for c in paperqa if c.memory == "lora"]
+    assert lora.config["format"] == "study_qa40" and lora.config["max_steps"] <= 3 and lora.config["rank"] in (2, 4)
+    [windows] = longdoc
+    assert windows.config["split"] == "window" and windows.config["router"] == "oracle"
+    assert (windows.config["window_tokens"], windows.config["window_overlap"]) == (768, 77)
+    assert windows.config["max_steps"] <= 2
+    assert "kmb_counterfact_study_2k" not in {t for c in cells for t in c.tasks}  # left out to fit 30 minutes
