@@ -192,7 +192,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from bench.run.environment import git_state
 
     failed, seen = 0, {}
-    reproducer = Reproducer(args.budget_seconds, args.max_write_seconds) if args.reproduce else None
+    reproducer = (
+        Reproducer(args.budget_seconds, args.max_write_seconds, only_unchecked=args.only_unchecked)
+        if args.reproduce
+        else None
+    )
     for path in args.paths:
         for folder in submission_folders(Path(path)):
             kept = Path(args.reproductions) / f"{folder.name}.json"
@@ -372,6 +376,9 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--max-write-seconds", type=float, default=300.0, help="retrain adapters only under this")
     validate.add_argument("--reproductions", default="leaderboard/reproduced", help="committed reproductions")
     validate.add_argument("--save", action="store_true", help="add each rerun to --reproductions as found")
+    validate.add_argument(
+        "--only-unchecked", action="store_true", help="rerun only rows that --reproductions has not checked yet"
+    )
     validate.set_defaults(func=cmd_validate)
 
     readme = sub.add_parser("readme", help="regenerate the README's tables from the committed records")

@@ -93,6 +93,21 @@ def test_gold_answers_do_not_reproduce(closed_book, capsys, monkeypatch, real_ca
     assert "answers do not reproduce: 0/36 identical" in problem
 
 
+def test_only_unchecked_trusts_a_committed_reproduction_and_ci_does_not(closed_book, capsys, tmp_path):
+    """`--only-unchecked` (a maintainer adding up sittings) skips a row the committed file says
+    was reproduced, so it would pass a forged claim: CI (`make validate`) never uses it."""
+    from bench.board.reproduce import Reproduction, save_reproductions
+
+    folder, record, _ = closed_book
+    run_id = json.loads(record.read_text())["run"]["run_id"]
+    kept = tmp_path / "claims"
+    save_reproductions(kept / f"{folder.name}.json", [Reproduction(run_id, checked=36, identical=36)], None)
+    flags = ["validate", "--reproduce", "--only-unchecked", "--reproductions", str(kept), str(folder)]
+    assert main(flags) == 0
+    assert "committed 36/36, not rerun" in capsys.readouterr().out
+    assert "--only-unchecked" not in (ROOT / "Makefile").read_text() + (ROOT / ".ci/run").read_text()
+
+
 def test_fake_seconds_are_refused(closed_book, capsys):
     folder, record, rows = closed_book
     edit(record, lambda d: d["cost"].update(seconds_per_query=1e-6))

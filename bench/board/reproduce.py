@@ -54,6 +54,7 @@ class Reproducer:
     budget_seconds: float = 1800.0
     max_write_seconds: float = 300.0  # retrain an adapter only when it trained this fast for the submitter
     batch_size: int = 16
+    only_unchecked: bool = False  # rerun only the rows no committed reproduction checked (sittings add up)
     started: float = field(default_factory=time.perf_counter)
     models: dict[tuple[str, bool], Any] = field(default_factory=dict)
     on_found: Callable[[Reproduction], None] | None = None  # told after each row, so a stopped rerun keeps its work

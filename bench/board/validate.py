@@ -221,6 +221,10 @@ def check_reproductions(v: Validation, rows: list[tuple[Path, RunRecord, list[di
         budget = stated_budget(r)
         if budget == "unknown":
             continue  # already refused: the run id names no budget to rerun with
+        claim = v.claimed.get(r.run.run_id)
+        if v.reproducer.only_unchecked and claim is not None and claim.checked:
+            print(f"  {r.task.name} / {r.memory.label} (seed {r.run.seed}): committed {claim.cell()}, not rerun")
+            continue
         found = v.reproducer.run(r, memory, samples, budget)
         v.reproductions.append(found)
         if v.reproducer.on_found is not None:
@@ -229,7 +233,7 @@ def check_reproductions(v: Validation, rows: list[tuple[Path, RunRecord, list[di
         print(f"  {r.task.name} / {r.memory.label} (seed {r.run.seed}): {shown}", flush=True)
         if found.refused:
             v.fail(path, f"answers do not reproduce: {found.identical}/{found.checked} identical; {found.example}")
-        claim = v.claimed.get(r.run.run_id)  # another CPU may flip a rare greedy tie: a note, not a refusal
+        # another CPU may flip a rare greedy tie: a note, not a refusal
         if claim is not None and claim.checked and found.checked and claim.cell() != found.cell():
             print(f"  note: the committed reproduction says {claim.cell()}, this rerun {found.cell()}", flush=True)
 
