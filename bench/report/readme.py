@@ -34,7 +34,8 @@ BLOCK = re.compile(r"(<!-- kmbench:(table|summary|depth|perf|selection) (\S+) --
 
 def summary_table(frame: pd.DataFrame) -> str:
     """Each task's primary score (%, ± standard error) per memory, then LoRA-like rows' cost:
-    the compact view of a submission (memories in their traits' order, mean over seeds)."""
+    the compact view of a submission (memories in their traits' order, mean over seeds). A run
+    limited to the first questions says how many (`on 8 q`): it is not the task's score."""
     memories = frame.sort_values("memory_order")["memory"].unique().tolist()
     trained = frame[frame["trainable_params"] > 0]
     lines = [
@@ -49,6 +50,9 @@ def summary_table(frame: pd.DataFrame) -> str:
             value, stderr = mine[metric].mean(), mine[stderr_column(metric)].mean() if len(mine) else None
             shown = "–" if mine.empty or pd.isna(value) else f"{100 * value:.1f}"
             cells.append(shown + (f" ± {100 * stderr:.1f}" if shown != "–" and stderr and not pd.isna(stderr) else ""))
+            limits = mine["limit"].dropna() if "limit" in mine else []
+            if shown != "–" and len(limits):
+                cells[-1] += f" (on {int(limits.max())} q)"
         mine = trained[trained["task"] == task]
         seconds = "–" if mine.empty else ", ".join(f"{s:.0f}" for s in mine["write_seconds"])
         retention = "–" if mine.empty else ", ".join(retention_cell(x) for x in mine["retention"])

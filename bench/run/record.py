@@ -186,6 +186,7 @@ class RunRecord:
             "created_at": self.run.created_at,
             "primary_metric": self.task.primary_metric,
             "n_queries": self.task.n_queries,
+            "limit": self.task.limit,  # set: the run asked only the first `limit` questions (partial)
             "corpus_tokens": self.task.corpus_tokens,
         }
         for name, metric in self.metrics.items():
