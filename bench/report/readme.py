@@ -50,8 +50,8 @@ def summary_table(frame: pd.DataFrame) -> str:
             value, stderr = mine[metric].mean(), mine[stderr_column(metric)].mean() if len(mine) else None
             shown = "–" if mine.empty or pd.isna(value) else f"{100 * value:.1f}"
             cells.append(shown + (f" ± {100 * stderr:.1f}" if shown != "–" and stderr and not pd.isna(stderr) else ""))
-            limits = mine["limit"].dropna() if "limit" in mine else []
-            if shown != "–" and len(limits):
+            limits = mine["limit"].dropna()  # every flattened record has the column
+            if shown != "–" and not limits.empty:
                 cells[-1] += f" (on {int(limits.max())} q)"
         mine = trained[trained["task"] == task]
         seconds = "–" if mine.empty else ", ".join(f"{s:.0f}" for s in mine["write_seconds"])
