@@ -37,6 +37,10 @@ StepHook = Callable[[int, int, Any], bool]
 # a 262K-vocabulary model (Gemma 3) on three 1.6K-token pages needs 5 GB for them, and training
 # holds several copies (softmax, gradient). Every committed SmolLM2 row stays under it (one group).
 LOGITS_CAP_BYTES = 2 * 2**30
+# A batch whose right padding would make one forward compute more than this many times its own
+# tokens is cut into length groups. Batches of one kind of text (lines, QA pairs, pages) stay
+# under it, so every committed row trains exactly as before.
+PADDING_LIMIT = 4.0
 
 
 @dataclass(frozen=True)
@@ -129,11 +133,38 @@ def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
 
 
 def row_groups(batch: Sequence[Example], vocab_size: int) -> list[list[Example]]:
-    """The batch cut into as few groups as keep each forward's logits under LOGITS_CAP_BYTES:
-    the whole batch as one group whenever it fits, so a model that fits trains exactly as before."""
-    width = max(len(e.prompt_ids) + len(e.target_ids) for e in batch)
-    rows = max(1, LOGITS_CAP_BYTES // (width * vocab_size * 4))
-    return [list(batch[i : i + rows]) for i in range(0, len(batch), rows)]
+    """The batch as few forward passes as keep the gradient and spare the machine: one group
+    whenever it fits, so a model that fits trains exactly as before; cut by length where right
+    padding would multiply the work (`length_groups`), and by rows where one forward's logits
+    would pass LOGITS_CAP_BYTES. `batch_loss` makes the groups' gradient the one-forward one."""
+    groups = length_groups(batch) if padded_share(batch) > PADDING_LIMIT else [list(batch)]
+    cut = []
+    for group in groups:
+        width = max(len(e.prompt_ids) + len(e.target_ids) for e in group)
+        rows = max(1, LOGITS_CAP_BYTES // (width * vocab_size * 4))
+        cut += [group[i : i + rows] for i in range(0, len(group), rows)]
+    return cut
+
+
+def padded_share(batch: Sequence[Example]) -> float:
+    """Tokens one right-padded forward computes, over the batch's own tokens."""
+    lengths = [len(e.prompt_ids) + len(e.target_ids) for e in batch]
+    return max(lengths) * len(lengths) / sum(lengths)
+
+
+def length_groups(batch: Sequence[Example]) -> list[list[Example]]:
+    """Rows sorted by length, a new group wherever a row is over twice its group's shortest: a
+    format mixing whole pages with QA pairs (`raw+study_qa40`) would otherwise pad every pair
+    in a page's batch to the page's length (16 rows of ~1,150 tokens for ~2,350 real ones)."""
+    rows = sorted(batch, key=lambda e: len(e.prompt_ids) + len(e.target_ids))
+    groups: list[list[Example]] = []
+    for e in rows:
+        n = len(e.prompt_ids) + len(e.target_ids)
+        if groups and n <= 2 * (len(groups[-1][0].prompt_ids) + len(groups[-1][0].target_ids)):
+            groups[-1].append(e)
+        else:
+            groups.append([e])
+    return groups
 
 
 def batch_loss(peft_model: Any, groups: list[list[Example]], pad_id: int, device: Any) -> tuple[float, int]:

@@ -113,29 +113,22 @@ def test_chat_template_wraps_reading_and_training_alike(tiny_model_dir, corpus):
     assert chat.tokenizer.decode(example.target_ids, skip_special_tokens=True) == "212-555-0101"
 
 
-def test_lora_row_groups_give_the_one_forward_gradient(tiny_model, corpus, monkeypatch):
-    """A batch whose logits pass the cap is cut into row groups with the same mean-token gradient."""
+def assert_one_forward_gradient(model, cfg, examples, groups):
+    """The groups' loss, tokens and gradient are the whole batch's in one forward."""
     from peft import get_peft_model
 
     import baselines.lora as lora
 
-    cfg = make_memory("lora", FAST["lora"], seed=0).config
-    examples = lora.make_examples(corpus, tiny_model, cfg)[:4]
-    vocab = tiny_model.model.get_output_embeddings().weight.shape[0]
-    assert len(lora.row_groups(examples, vocab)) == 1  # fits: trained exactly as before
-    width = max(len(e.prompt_ids) + len(e.target_ids) for e in examples)
-    monkeypatch.setattr(lora, "LOGITS_CAP_BYTES", 2 * width * vocab * 4)
-    assert [len(g) for g in lora.row_groups(examples, vocab)] == [2, 2]
-
-    peft_model = get_peft_model(tiny_model.model, lora.peft_config(cfg))
+    assert sorted(map(id, examples)) == sorted(id(e) for g in groups for e in g)  # every row, once
+    peft_model = get_peft_model(model.model, lora.peft_config(cfg))
     torch.manual_seed(0)
     for p in peft_model.parameters():  # B starts at zero: give it values so A's gradient is not zero too
         if p.requires_grad:
             p.data.normal_(0, 0.05)
     grads, losses, tokens = [], [], []
-    pad = tiny_model.tokenizer.pad_token_id
-    for groups in ([examples], lora.row_groups(examples, vocab)):
-        loss, seen = lora.batch_loss(peft_model, groups, pad, tiny_model.device)
+    pad = model.tokenizer.pad_token_id
+    for split in ([examples], groups):
+        loss, seen = lora.batch_loss(peft_model, split, pad, model.device)
         grads.append([p.grad.clone() for p in peft_model.parameters() if p.requires_grad])
         losses.append(loss)
         tokens.append(seen)
@@ -144,3 +137,34 @@ def test_lora_row_groups_give_the_one_forward_gradient(tiny_model, corpus, monke
     assert tokens[0] == tokens[1] == sum(len(e.prompt_ids) + len(e.target_ids) for e in examples)
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-7) for a, b in zip(*grads, strict=True))
+
+
+def test_lora_row_groups_give_the_one_forward_gradient(tiny_model, corpus, monkeypatch):
+    """A batch whose logits pass the cap is cut into row groups with the same mean-token gradient."""
+    import baselines.lora as lora
+
+    cfg = make_memory("lora", FAST["lora"], seed=0).config
+    examples = lora.make_examples(corpus, tiny_model, cfg)[:4]
+    vocab = tiny_model.model.get_output_embeddings().weight.shape[0]
+    assert len(lora.row_groups(examples, vocab)) == 1  # fits: trained exactly as before
+    width = max(len(e.prompt_ids) + len(e.target_ids) for e in examples)
+    monkeypatch.setattr(lora, "LOGITS_CAP_BYTES", 2 * width * vocab * 4)
+    groups = lora.row_groups(examples, vocab)
+    assert [len(g) for g in groups] == [2, 2]
+    assert_one_forward_gradient(tiny_model, cfg, examples, groups)
+
+
+def test_lora_a_page_among_lines_is_not_padded_into_every_row(tiny_model, corpus):
+    """A long text in a batch of short ones trains in its own group, with the same gradient."""
+    import baselines.lora as lora
+
+    cfg = make_memory("lora", FAST["lora"], seed=0).config
+    lines = lora.make_examples(corpus, tiny_model, cfg)[:4]
+    page = lora.Example(lines[0].prompt_ids, lines[0].target_ids * 60)
+    examples = [lines[0], page, *lines[1:]]
+    vocab = tiny_model.model.get_output_embeddings().weight.shape[0]
+    assert lora.padded_share(lines) <= lora.PADDING_LIMIT < lora.padded_share(examples)
+    assert lora.row_groups(lines, vocab) == [lines]  # one kind of text: one group, in its order
+    groups = lora.row_groups(examples, vocab)
+    assert [page] in groups and len(groups) == 2
+    assert_one_forward_gradient(tiny_model, cfg, examples, groups)
