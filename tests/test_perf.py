@@ -181,7 +181,9 @@ def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
     assert doc["model"]["attention"] in ("eager", "sdpa") and doc["model"]["attention_kernels"] is None  # CPU
     measures = {m["name"]: m for m in doc["measures"]}
     assert list(measures) == ["peak", "read_none", "read_icl_window", "read_rag", "read_none_one_at_a_time",
+                              "read_icl_window_one_at_a_time", "read_rag_one_at_a_time",
                               "multilora_load", "multilora_preloaded", "multilora_preloaded_batched"]  # fmt: skip
+    assert all(measures[f"{m}_one_at_a_time"]["details"]["batch_size"] == 1 for m in ("read_icl_window", "read_rag"))
     for m in doc["measures"][1:]:
         assert m["value"] > 0 and m["details"]["task"] == "kmb_tiny_long" and m["details"]["questions"] == 6
     icl = measures["read_icl_window"]["details"]
@@ -194,11 +196,12 @@ def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
     assert set(ratios) == {
         "read_icl_window_vs_none", "read_rag_vs_none", "batching_speedup", "multilora_preloaded_speedup",
         "multilora_batched_speedup", "multilora_load_vs_none", "multilora_preloaded_vs_none",
-        "multilora_preloaded_batched_vs_none",
+        "multilora_preloaded_batched_vs_none", "multilora_preloaded_vs_rag", "multilora_preloaded_vs_icl_window",
     }  # fmt: skip
     for r in ratios.values():
         assert r["value"] == pytest.approx(measures[r["numerator"]]["value"] / measures[r["denominator"]]["value"])
     assert ratios["multilora_load_vs_none"]["denominator"] == "read_none_one_at_a_time"
+    assert ratios["multilora_preloaded_vs_rag"]["denominator"] == "read_rag_one_at_a_time"  # the study's setting
     table = perf_table(doc)
     assert "| ratio | measured |" in table and "target" not in table and "≥ 5×" not in table and "80%" not in table
     assert "ICL cut at the window" in table and "of the document cut" not in table.split("ICL cut at the window")[0]
@@ -215,6 +218,8 @@ def test_presets_by_name_and_questions_spread():
         by_name(PerfConfig(), QUICK, dataclasses.replace(Q15, preset="quick"))
     with pytest.raises(UserError, match="unknown perf step"):
         perf_config(PerfConfig(), steps=("reading", "training"))
+    with pytest.raises(UserError, match=r"unknown reader.*known: none, icl, rag"):
+        perf_config(PerfConfig(), one_at_a_time=("lora",))
     asked = evenly_spread(450, 30)  # the long document lists its questions paper by paper, 30 each
     assert len(asked) == 30 and {i // 30 for i in asked} == set(range(15))
     assert evenly_spread(5, 8) == evenly_spread(5, None) == [0, 1, 2, 3, 4]

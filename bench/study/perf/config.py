@@ -18,6 +18,7 @@ Fields = tuple[tuple[str, Any], ...]  # config fields as pairs, so the frozen co
 # The measurement steps after the peak (which always runs: it is cheap and gives every ratio its context).
 STEPS = ("lines", "pages", "reading", "multilora")
 WINDOW = 0  # an ICL context size meaning "what the model's window leaves"
+READERS = ("none", "icl", "rag")  # the memories the reading step times, batched and (some) one at a time
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class PerfConfig:
     read_questions: int = 16
     icl_contexts: tuple[int, ...] = (1024, 4096, 8192)  # context tokens, capped by the window (WINDOW: all it leaves)
     icl_bounds: tuple[float, ...] = (0.0, 1.5, 2.0)  # each context's target: at most this x closed book (0: none)
+    # which of `READERS` are timed a second time one question at a time (ICL at each context), as
+    # the study times its questions one after another; a JSON without the field timed closed book only
+    one_at_a_time: tuple[str, ...] = ("none",)
     # multi-LoRA: K oracle-routed modules, answered with the module loaded per question or preloaded
     multilora_task: str = "kmb_phonebook_1k"
     multilora_modules: int = 4
@@ -75,6 +79,8 @@ class PerfConfig:
         check(self.read_questions > 0, "read_questions must be positive")
         check(bool(self.icl_contexts) and min(self.icl_contexts) >= 0, "icl_contexts: token counts (0: the window)")
         check(len(self.icl_bounds) == len(self.icl_contexts), "give one bound per ICL context (0: no target)")
+        odd = [r for r in self.one_at_a_time if r not in READERS]
+        check(not odd, f"one_at_a_time: unknown reader(s) {', '.join(odd)}; known: {', '.join(READERS)}")
         check(self.multilora_modules > 0 and self.multilora_questions >= 0, "multilora sizes must be positive")
 
 
@@ -99,7 +105,8 @@ QUICK = PerfConfig(
 # The study's Q15: answering latency on the long document (kmb_paperqa_longdoc, ~13K tokens in 15
 # sections, 256-token answers), 30 questions spread over its 15 papers, on the study's protocol
 # (ICL with its instruction; RAG top 3 of 512-token chunks): closed book, ICL cut at the window,
-# RAG, and multi-LoRA over 2,048-token windows with 200 of overlap, oracle-routed. Its modules
+# RAG, and multi-LoRA over 2,048-token windows with 200 of overlap, oracle-routed; each reader
+# also one question at a time, as the study times 30 questions one after another. Its modules
 # train one step each: latency does not depend on what a module learned. No LoRA training
 # throughput, and none of the speed targets (which are about PhoneBook, not this document).
 Q15 = PerfConfig(
@@ -111,6 +118,7 @@ Q15 = PerfConfig(
     read_questions=30,
     icl_contexts=(WINDOW,),
     icl_bounds=(0.0,),
+    one_at_a_time=READERS,
     multilora_task="kmb_paperqa_longdoc",
     multilora_questions=30,
     multilora_fields=(("split", "window"), ("window_tokens", 2048), ("window_overlap", 200), ("max_steps", 1)),

@@ -94,6 +94,11 @@ def ratios_for(cfg: PerfConfig) -> list[Ratio]:
               "multilora_preloaded", one),
         Ratio("multilora_preloaded_batched_vs_none", "multi-LoRA preloaded and batched / closed book, batched",
               "multilora_preloaded_batched", "read_none"),
+        Ratio("multilora_preloaded_vs_rag", "multi-LoRA preloaded / RAG, both one at a time",
+              "multilora_preloaded", "read_rag_one_at_a_time"),
+        *[Ratio(f"multilora_preloaded_vs_{icl_name(n).removeprefix('read_')}",
+                f"multi-LoRA preloaded / {icl_label(n)}, both one at a time",
+                "multilora_preloaded", f"{icl_name(n)}_one_at_a_time") for n in cfg.icl_contexts],
     ] if same_questions else []  # fmt: skip
     return [
         Ratio("lora_lines_mfu", "LoRA MFU, PhoneBook lines", "lora_lines", "peak", "of peak"),

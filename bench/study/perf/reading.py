@@ -78,27 +78,31 @@ def read_measure(
 
 
 def reading_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measure]:
-    """Every memory reads the same questions; ICL packs the read task's corpus to each context size."""
+    """Every memory reads the same questions, batched, then those `cfg.one_at_a_time` names one
+    question at a time; ICL packs the read task's corpus to each context size."""
     corpus = task_spec(manager, cfg.read_task).corpus()
     questions = spread_questions(manager, cfg.read_task, cfg.read_questions)
     unload_adapters(lm)
     none = make_memory("none", {}, cfg.seed)
-    measures = [read_measure("read_none", "read, closed book", lm, none, manager, cfg, questions)]
     icl = make_memory("icl", {"profile": cfg.profile}, cfg.seed)
     icl.write(corpus, lm)
     sections = [count_tokens(lm.tokenizer, d.contents) for d in corpus.documents]
-    for tokens in cfg.icl_contexts:
-        budget = None if tokens == WINDOW else tokens
-        label = f"read, {icl_label(tokens)}"
-        measures.append(read_measure(icl_name(tokens), label, lm, icl, manager, cfg, questions, budget=budget,
-                                     sections=sections))  # fmt: skip
     rag = make_memory("rag", {"profile": cfg.profile}, cfg.seed)
     rag.write(corpus, lm)
     top, chunk = rag.config.top_k, rag.config.chunk_tokens
-    label = f"read, RAG ({memory_label(rag)}: top {top} of {chunk}-token chunks)"
-    measures.append(read_measure("read_rag", label, lm, rag, manager, cfg, questions))
-    label = "read, closed book, one question at a time"
-    measures.append(read_measure("read_none_one_at_a_time", label, lm, none, manager, cfg, questions, batch_size=1))
+    readings: list[tuple[str, str, str, Memory, dict[str, Any]]] = [  # (reader, measure, label, memory, how)
+        ("none", "read_none", "read, closed book", none, {})
+    ]
+    for tokens in cfg.icl_contexts:
+        how = {"budget": None if tokens == WINDOW else tokens, "sections": sections}
+        readings.append(("icl", icl_name(tokens), f"read, {icl_label(tokens)}", icl, how))
+    readings.append(("rag", "read_rag", f"read, RAG ({memory_label(rag)}: top {top} of {chunk}-token chunks)", rag, {}))
+    measures = [read_measure(name, label, lm, m, manager, cfg, questions, **how) for _, name, label, m, how in readings]
+    for reader, name, label, memory, how in readings:
+        if reader in cfg.one_at_a_time:
+            one = f"{label}, one question at a time"
+            measures.append(read_measure(f"{name}_one_at_a_time", one, lm, memory, manager, cfg, questions,
+                                         batch_size=1, **how))  # fmt: skip
     return measures
 
 
