@@ -91,6 +91,11 @@ class Example:
     prompt_ids: list[int]
     target_ids: list[int]
 
+    @property
+    def length(self) -> int:
+        """Tokens in the sequence: the width it needs in a right-padded batch."""
+        return len(self.prompt_ids) + len(self.target_ids)
+
 
 def split_answer(text: str, marker: str) -> tuple[str, str]:
     """Prompt and answer around the last `marker`; no marker means the whole text is the answer."""
@@ -120,7 +125,7 @@ def make_examples(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> list[E
 
 def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded ids; labels are -100 on the prompt and padding so only answers are learned."""
-    width = max(len(e.prompt_ids) + len(e.target_ids) for e in batch)
+    width = max(e.length for e in batch)
     ids = torch.full((len(batch), width), pad_id)
     labels = torch.full((len(batch), width), -100)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -140,7 +145,7 @@ def row_groups(batch: Sequence[Example], vocab_size: int) -> list[list[Example]]
     groups = length_groups(batch) if padded_share(batch) > PADDING_LIMIT else [list(batch)]
     cut = []
     for group in groups:
-        width = max(len(e.prompt_ids) + len(e.target_ids) for e in group)
+        width = max(e.length for e in group)
         rows = max(1, LOGITS_CAP_BYTES // (width * vocab_size * 4))
         cut += [group[i : i + rows] for i in range(0, len(group), rows)]
     return cut
@@ -148,7 +153,7 @@ def row_groups(batch: Sequence[Example], vocab_size: int) -> list[list[Example]]
 
 def padded_share(batch: Sequence[Example]) -> float:
     """Tokens one right-padded forward computes, over the batch's own tokens."""
-    lengths = [len(e.prompt_ids) + len(e.target_ids) for e in batch]
+    lengths = [e.length for e in batch]
     return max(lengths) * len(lengths) / sum(lengths)
 
 
@@ -156,11 +161,9 @@ def length_groups(batch: Sequence[Example]) -> list[list[Example]]:
     """Rows sorted by length, a new group wherever a row is over twice its group's shortest: a
     format mixing whole pages with QA pairs (`raw+study_qa40`) would otherwise pad every pair
     in a page's batch to the page's length (16 rows of ~1,150 tokens for ~2,350 real ones)."""
-    rows = sorted(batch, key=lambda e: len(e.prompt_ids) + len(e.target_ids))
     groups: list[list[Example]] = []
-    for e in rows:
-        n = len(e.prompt_ids) + len(e.target_ids)
-        if groups and n <= 2 * (len(groups[-1][0].prompt_ids) + len(groups[-1][0].target_ids)):
+    for e in sorted(batch, key=lambda e: e.length):
+        if groups and e.length <= 2 * groups[-1][0].length:
             groups[-1].append(e)
         else:
             groups.append([e])

@@ -134,7 +134,7 @@ def assert_one_forward_gradient(model, cfg, examples, groups):
         tokens.append(seen)
         peft_model.zero_grad(set_to_none=True)
     peft_model.unload()
-    assert tokens[0] == tokens[1] == sum(len(e.prompt_ids) + len(e.target_ids) for e in examples)
+    assert tokens[0] == tokens[1] == sum(e.length for e in examples)
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-7) for a, b in zip(*grads, strict=True))
 
@@ -147,7 +147,7 @@ def test_lora_row_groups_give_the_one_forward_gradient(tiny_model, corpus, monke
     examples = lora.make_examples(corpus, tiny_model, cfg)[:4]
     vocab = tiny_model.model.get_output_embeddings().weight.shape[0]
     assert len(lora.row_groups(examples, vocab)) == 1  # fits: trained exactly as before
-    width = max(len(e.prompt_ids) + len(e.target_ids) for e in examples)
+    width = max(e.length for e in examples)
     monkeypatch.setattr(lora, "LOGITS_CAP_BYTES", 2 * width * vocab * 4)
     groups = lora.row_groups(examples, vocab)
     assert [len(g) for g in groups] == [2, 2]
