@@ -186,6 +186,7 @@ def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
     assert all(measures[f"{m}_one_at_a_time"]["details"]["batch_size"] == 1 for m in ("read_icl_window", "read_rag"))
     for m in doc["measures"][1:]:
         assert m["value"] > 0 and m["details"]["task"] == "kmb_tiny_long" and m["details"]["questions"] == 6
+        assert m["details"]["answer_tokens"] > 0  # beside the seconds: longer answers take longer to write
     icl = measures["read_icl_window"]["details"]
     assert icl["memory"] == "icl@study" and icl["sections"] == 24 and 0 < icl["sections_dropped"] < 24
     assert 0 < icl["truncated_share"] < 1 and icl["questions_truncated"] == 1.0  # the window cut the document
@@ -206,6 +207,7 @@ def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
     assert "| ratio | measured |" in table and "target" not in table and "≥ 5×" not in table and "80%" not in table
     assert "ICL cut at the window" in table and "of the document cut" not in table.split("ICL cut at the window")[0]
     assert "attention " + doc["model"]["attention"] in table and "trained 1 step(s) each" in table
+    assert table.count(" answer tokens") == len(doc["measures"]) - 1
 
 
 def test_presets_by_name_and_questions_spread():

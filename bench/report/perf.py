@@ -47,15 +47,21 @@ def note(measure: Mapping[str, Any]) -> str:
         if "truncated_share" in d:
             cut = f"{d['sections_dropped']} of {d['sections']} sections"
             read += f"; {100 * d['truncated_share']:.0f}% of the {d['document_tokens']:,}-token document cut ({cut})"
-        return read
+        return read + answer_length(d)
     if "modules" in d:
         how = f" ({d['memory']})" if "memory" in d else ""
         steps = f"; modules trained {d['module_steps']} step(s) each" if d.get("module_steps") else ""  # 0: by epochs
         return (
             f"{d['questions']} questions of {d['task']}{how}{steps}; "
             f"{d['identical_answers']} identical answers across the three"
-        )
+        ) + answer_length(d)
     return ""
+
+
+def answer_length(details: Mapping[str, Any]) -> str:
+    """Answers' mean length, beside their seconds: a memory that answers at length reads slower.
+    Files written before it was measured have none to show."""
+    return f"; {details['answer_tokens']:.0f} answer tokens" if "answer_tokens" in details else ""
 
 
 def peak_line(peak: Mapping[str, Any]) -> str:

@@ -25,6 +25,7 @@ from bench.core.memory import LoadedModel, Query
 from bench.harness.taskspec import task_manager, task_spec
 from bench.model.adapters import load_adapter, unload_adapters
 from bench.model.loading import load_model
+from bench.model.packing import count_tokens
 from bench.run.memories import make_memory, memory_label
 
 
@@ -48,6 +49,7 @@ class LoadingTimes:
     preloaded: float
     preloaded_batched: float
     identical: int
+    answer_tokens: float  # mean length of the preloaded answers: a longer answer takes longer to write
 
 
 def compare_loading(
@@ -99,9 +101,16 @@ def compare_loading(
         grouped = time.perf_counter() - started
     finally:
         unload_adapters(lm)
-    same = sum(a == b == c for a, b, c in zip(loaded_texts, single_texts, batched, strict=True))
     return LoadingTimes(
-        len(prompts), len(folders), memory_label(memory), memory.config.max_steps, per_query, preloaded, grouped, same
+        questions=len(prompts),
+        modules=len(folders),
+        memory=memory_label(memory),
+        module_steps=memory.config.max_steps,
+        per_query_load=per_query,
+        preloaded=preloaded,
+        preloaded_batched=grouped,
+        identical=sum(a == b == c for a, b, c in zip(loaded_texts, single_texts, batched, strict=True)),
+        answer_tokens=sum(count_tokens(lm.tokenizer, text) for text in single_texts) / len(single_texts),
     )
 
 
@@ -122,7 +131,7 @@ def main() -> None:
         ("preloaded+batch", times.preloaded_batched),
     ):
         print(f"  {label:<16} {seconds:8.1f} s  {seconds / n:6.3f} s/question  {times.per_query_load / seconds:5.2f}x")
-    print(f"  identical answers across the three: {times.identical}/{n}")
+    print(f"  identical answers across the three: {times.identical}/{n}; {times.answer_tokens:.0f} tokens an answer")
 
 
 if __name__ == "__main__":

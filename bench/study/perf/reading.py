@@ -68,6 +68,7 @@ def read_measure(
         "batch_size": reader.batch_size,
         "context_tokens": sum(a.context_tokens for a in answers) / n,
         "prompt_tokens": sum(a.prompt_tokens for a in answers) / n,
+        "answer_tokens": sum(count_tokens(lm.tokenizer, a.text) for a in answers) / n,  # seconds grow with them
         "recall_seconds": memory_lm.log.recall_seconds,
         cfg.target_metric: metrics.get(cfg.target_metric, (None,))[0],
     }
@@ -125,6 +126,7 @@ def multilora_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[M
         "module_steps": times.module_steps,
         "questions": n,
         "identical_answers": times.identical,
+        "answer_tokens": times.answer_tokens,
     }
     ways = (
         ("multilora_load", "module loaded per question", times.per_query_load),
