@@ -37,6 +37,12 @@ StepHook = Callable[[int, int, Any], bool]
 # a 262K-vocabulary model (Gemma 3) on three 1.6K-token pages needs 5 GB for them, and training
 # holds several copies (softmax, gradient). Every committed SmolLM2 row stays under it (one group).
 LOGITS_CAP_BYTES = 2 * 2**30
+# One forward over more than this many tokens (rows x width) is cut into row groups too: what
+# training keeps grows with them, about 3.3 MB a token for SmolLM2-135M (fp32, rank 32; 5.2 GB
+# for one 1.6K-token row). The 15 introductions of kmb_paperqa_longdoc in one batch (6 rows of
+# 1.6K under the logits cap) went past 19 GB; the largest committed batch (3 pages, 4,713
+# tokens) stays one group.
+FORWARD_TOKENS_CAP = 5120
 # A batch whose right padding would make one forward compute more than this many times its own
 # tokens is cut into length groups. Batches of one kind of text (lines, QA pairs, pages) stay
 # under it, so every committed row trains exactly as before.
@@ -141,12 +147,13 @@ def row_groups(batch: Sequence[Example], vocab_size: int) -> list[list[Example]]
     """The batch as few forward passes as keep the gradient and spare the machine: one group
     whenever it fits, so a model that fits trains exactly as before; cut by length where right
     padding would multiply the work (`length_groups`), and by rows where one forward's logits
-    would pass LOGITS_CAP_BYTES. `batch_loss` makes the groups' gradient the one-forward one."""
+    would pass LOGITS_CAP_BYTES or its tokens FORWARD_TOKENS_CAP. `batch_loss` makes the groups'
+    gradient the one-forward one."""
     groups = length_groups(batch) if padded_share(batch) > PADDING_LIMIT else [list(batch)]
     cut = []
     for group in groups:
         width = max(e.length for e in group)
-        rows = max(1, LOGITS_CAP_BYTES // (width * vocab_size * 4))
+        rows = max(1, min(LOGITS_CAP_BYTES // (width * vocab_size * 4), FORWARD_TOKENS_CAP // width))
         cut += [group[i : i + rows] for i in range(0, len(group), rows)]
     return cut
 

@@ -154,6 +154,22 @@ def test_lora_row_groups_give_the_one_forward_gradient(tiny_model, corpus, monke
     assert_one_forward_gradient(tiny_model, cfg, examples, groups)
 
 
+def test_lora_a_batch_over_the_token_cap_is_cut_into_row_groups(tiny_model, corpus, monkeypatch):
+    """Activations grow with a forward's tokens: past the cap, rows go in groups, same gradient."""
+    import baselines.lora as lora
+
+    cfg = make_memory("lora", FAST["lora"], seed=0).config
+    examples = lora.make_examples(corpus, tiny_model, cfg)[:4]
+    vocab = tiny_model.model.get_output_embeddings().weight.shape[0]
+    width = max(e.length for e in examples)
+    monkeypatch.setattr(lora, "FORWARD_TOKENS_CAP", 3 * width)
+    assert [len(g) for g in lora.row_groups(examples, vocab)] == [3, 1]
+    monkeypatch.setattr(lora, "FORWARD_TOKENS_CAP", width - 1)  # one row over the cap still trains, alone
+    groups = lora.row_groups(examples, vocab)
+    assert [len(g) for g in groups] == [1, 1, 1, 1]
+    assert_one_forward_gradient(tiny_model, cfg, examples, groups)
+
+
 def test_lora_a_page_among_lines_is_not_padded_into_every_row(tiny_model, corpus):
     """A long text in a batch of short ones trains in its own group, with the same gradient."""
     import baselines.lora as lora
