@@ -39,9 +39,9 @@ StepHook = Callable[[int, int, Any], bool]
 LOGITS_CAP_BYTES = 2 * 2**30
 # One forward over more than this many tokens (rows x width) is cut into row groups too: what
 # training keeps grows with them, about 3.3 MB a token for SmolLM2-135M (fp32, rank 32; 5.2 GB
-# for one 1.6K-token row). The 15 introductions of kmb_paperqa_longdoc in one batch (6 rows of
-# 1.6K under the logits cap) went past 19 GB; the largest committed batch (3 pages, 4,713
-# tokens) stays one group.
+# for one 1.6K-token row). One step on kmb_paperqa_longdoc's 15 introductions (6 rows of 1.6K
+# under the logits cap) went past 22 GB alone; cut at this cap (3 rows) it peaks at 18.2 GB.
+# The largest committed batch (3 pages, 4,713 tokens) stays one group.
 FORWARD_TOKENS_CAP = 5120
 # A batch whose right padding would make one forward compute more than this many times its own
 # tokens is cut into length groups. Batches of one kind of text (lines, QA pairs, pages) stay
