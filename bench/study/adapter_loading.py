@@ -25,7 +25,7 @@ from bench.core.memory import LoadedModel, Query
 from bench.harness.taskspec import task_manager, task_spec
 from bench.model.adapters import load_adapter, unload_adapters
 from bench.model.loading import load_model
-from bench.model.packing import count_tokens
+from bench.model.packing import mean_tokens
 from bench.run.memories import make_memory, memory_label
 
 
@@ -110,7 +110,7 @@ def compare_loading(
         preloaded=preloaded,
         preloaded_batched=grouped,
         identical=sum(a == b == c for a, b, c in zip(loaded_texts, single_texts, batched, strict=True)),
-        answer_tokens=sum(count_tokens(lm.tokenizer, text) for text in single_texts) / len(single_texts),
+        answer_tokens=mean_tokens(lm.tokenizer, single_texts),
     )
 
 

@@ -14,7 +14,7 @@ from bench.core.memory import LoadedModel, Memory
 from bench.core.metrics import parse_results
 from bench.harness.taskspec import task_spec
 from bench.model.adapters import unload_adapters
-from bench.model.packing import count_tokens
+from bench.model.packing import count_tokens, mean_tokens
 from bench.run.memories import make_memory, memory_label
 from bench.study.adapter_loading import compare_loading, evenly_spread
 from bench.study.perf.config import WINDOW, PerfConfig
@@ -68,7 +68,7 @@ def read_measure(
         "batch_size": reader.batch_size,
         "context_tokens": sum(a.context_tokens for a in answers) / n,
         "prompt_tokens": sum(a.prompt_tokens for a in answers) / n,
-        "answer_tokens": sum(count_tokens(lm.tokenizer, a.text) for a in answers) / n,  # seconds grow with them
+        "answer_tokens": mean_tokens(lm.tokenizer, [a.text for a in answers]),  # seconds grow with them
         "recall_seconds": memory_lm.log.recall_seconds,
         cfg.target_metric: metrics.get(cfg.target_metric, (None,))[0],
     }
