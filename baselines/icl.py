@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
-from bench.model.packing import SEPARATOR, count_tokens, pack
+from bench.model.packing import count_tokens, pack, with_instruction
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class ICLConfig:
 
     profile: str = DEFAULT_PROFILE  # the named protocol the fields started from (baselines.profiles)
     instruction: str = ""  # put before the facts (the study's ICL prompt has one); it counts in the budget
+    joiner: str = "\n"  # between documents (the study joins its lines with nothing)
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -35,14 +36,14 @@ class ICLMemory(Memory):
         self._bytes = sum(len(t.encode()) for t in self._texts)
         instruction = self.config.instruction
         self._instruction_tokens = count_tokens(model.tokenizer, instruction) + 1 if instruction else 0
+        self._joiner = (self.config.joiner, count_tokens(model.tokenizer, self.config.joiner))
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         """The same packed prefix for every query; what does not fit is counted as dropped. The
         instruction (and its separator) comes out of the budget first, and only leads facts."""
         instruction = self.config.instruction
-        packed = pack(self._texts, self._tokens, max(0, budget_tokens - self._instruction_tokens))
-        context = f"{instruction}{SEPARATOR}{packed.text}" if instruction and packed.text else packed.text
-        same = Recall(context=context, dropped=packed.dropped)
+        packed = pack(self._texts, self._tokens, max(0, budget_tokens - self._instruction_tokens), *self._joiner)
+        same = Recall(context=with_instruction(instruction, packed.text), dropped=packed.dropped)
         return [same for _ in queries]
 
     def footprint(self) -> Footprint:

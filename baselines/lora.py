@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,17 +20,25 @@ from tqdm.auto import tqdm
 
 from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.config import check, config_dict, stable_hash
+from bench.core.errors import UserError
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.core.paths import cache_dir
 from bench.core.staging import staged_folder
 from bench.model.adapters import load_adapter
+from bench.model.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from bench.model.cost import PeakMemory
 from bench.model.loading import render_prompt
 from bench.parts.synth import internalize, parse_format
 
 ADAPTER = "main"
 SCHEDULES = ("cosine", "linear", "constant")
+LAYOUTS = ("split", "user")
+PRECISIONS = ("fp32", "bf16")
+OBJECTIVES = ("ntp", "dcd")
 TRAIN_LOG = "kmbench_train.json"
+# A stopped write resumes from its last checkpoint (bench.model.checkpoint): every this many steps,
+# about a minute and a half of a study cell on 2 CPU cores.
+CHECKPOINT_EVERY = 100
 # After each optimizer step: (steps done, tokens trained so far, the peft model in training) -> stop now?
 StepHook = Callable[[int, int, Any], bool]
 # One forward's fp32 logits (rows x width x vocab x 4 bytes) above this are computed in row groups:
@@ -66,10 +74,22 @@ class LoRAConfig:
     batch_size: int = 16
     schedule: str = "cosine"
     warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # AdamW's decoupled decay (torch's own default, which the study keeps, is 0.01)
     grad_clip: float = 1.0
     loss_on: str = "answer"
     answer_marker: str = "Answer:"
+    # How a line becomes a chat: "split" asks the text up to answer_marker in the user turn and
+    # learns the rest as the reply; "user" puts the whole line in the user turn, then the reply's
+    # opening, and learns every token but the pad id, as the study's trainer does (ntp_trainer.py).
+    layout: str = "split"
+    precision: str = "fp32"  # "bf16": forward passes under bf16 autocast, weights and optimizer stay fp32
+    # "ntp": next-token loss on the training text; "dcd": deep context distillation (the study's
+    # src/trainers/dcd_trainer.py): match the model that reads the document in its context, on
+    # temperature-softened logits (KL) plus the hidden states' relative L1 distance.
+    objective: str = "ntp"
+    dcd_temperature: float = 2.0
+    dcd_l1_weight: float = 0.1
+    dcd_context_tokens: int = 1024  # the teacher's context: the document's window of the corpus
     format: str = "raw"  # what to train on: raw, qa40, summary8+qa40, raw+rewrite4+qa40 ... (bench.parts.synth)
     generator: str = ""  # who writes synthetic formats: "" the model under test, "template", or a model name
     seed: int = 0
@@ -86,6 +106,13 @@ class LoRAConfig:
         check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}")
         check(0.0 <= self.warmup_ratio < 1.0, "warmup_ratio must be in [0, 1)")
         check(self.loss_on in ("answer", "all"), "loss_on must be 'answer' or 'all'")
+        check(self.layout in LAYOUTS, f"layout must be one of {', '.join(LAYOUTS)}")
+        check(self.layout == "split" or self.loss_on == "all", "layout 'user' learns every token: set loss_on=all")
+        check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}")
+        check(self.objective in OBJECTIVES, f"objective must be one of {', '.join(OBJECTIVES)}")
+        check(self.dcd_temperature > 0, "dcd_temperature must be positive")
+        check(self.dcd_l1_weight >= 0, "dcd_l1_weight must be >= 0")
+        check(self.dcd_context_tokens > 0, "dcd_context_tokens must be positive")
         check(bool(self.target_modules), "target_modules must not be empty")
         parse_format(self.format)
 
@@ -96,6 +123,7 @@ class Example:
 
     prompt_ids: list[int]
     target_ids: list[int]
+    unlearned: int | None = None  # a token id never learned: the study masks its pad id (often the EOS)
 
     @property
     def length(self) -> int:
@@ -115,6 +143,8 @@ def split_answer(text: str, marker: str) -> tuple[str, str]:
 def make_examples(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> list[Example]:
     """Tokenize documents with the same prompt rendering the reader uses, so training matches answering."""
     tok = model.tokenizer
+    if cfg.layout == "user":
+        return [user_turn_example(doc.contents, model) for doc in corpus.documents]
     examples = []
     for doc in corpus.documents:
         prompt, answer = split_answer(doc.contents, cfg.answer_marker)
@@ -129,6 +159,17 @@ def make_examples(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> list[E
     return examples
 
 
+def user_turn_example(text: str, model: LoadedModel) -> Example:
+    """The study's line (1_GRID_SEARCH/src/trainers/ntp_trainer.py, `_collate_fn`): in the chat
+    template, the whole text as the user turn followed by the reply's opening; without it, the
+    text then the EOS. Tokenized as that code does (special tokens on), every token learned
+    except the pad id."""
+    tok = model.tokenizer
+    rendered = render_prompt(model, text) if model.chat_template else text
+    ids = tok(rendered).input_ids + ([] if model.chat_template else [tok.eos_token_id])
+    return Example([], ids, unlearned=tok.pad_token_id)
+
+
 def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded ids; labels are -100 on the prompt and padding so only answers are learned."""
     width = max(e.length for e in batch)
@@ -139,7 +180,9 @@ def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
         seq = e.prompt_ids + e.target_ids
         ids[row, : len(seq)] = torch.tensor(seq)
         mask[row, : len(seq)] = 1
-        labels[row, len(e.prompt_ids) : len(seq)] = torch.tensor(e.target_ids)
+        labels[row, len(e.prompt_ids) : len(seq)] = torch.tensor(
+            [-100 if t == e.unlearned else t for t in e.target_ids]
+        )
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
@@ -177,22 +220,28 @@ def length_groups(batch: Sequence[Example]) -> list[list[Example]]:
     return groups
 
 
-def batch_loss(peft_model: Any, groups: list[list[Example]], pad_id: int, device: Any) -> tuple[float, int]:
+def batch_loss(
+    peft_model: Any, groups: list[list[Example]], pad_id: int, device: Any, precision: str = "fp32"
+) -> tuple[float, int]:
     """Backpropagate the batch's mean token loss, one group at a time; (the loss, tokens seen).
 
     Each group's summed loss is divided by the whole batch's count of learned tokens, so the
     gradient is the one-forward gradient, only without holding every group's logits at once.
+    In bf16 only the forward runs under autocast; backward follows the forward's dtypes.
     """
     batches = [{k: v.to(device) for k, v in collate(g, pad_id).items()} for g in groups]
     tokens = sum(int(b["attention_mask"].sum()) for b in batches)
+    bf16 = torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
     if len(batches) == 1:
-        loss = peft_model(**batches[0]).loss
+        with bf16:
+            loss = peft_model(**batches[0]).loss
         loss.backward()
         return loss.item(), tokens
     learned = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)  # the model shifts labels by one
     total = 0.0
     for b in batches:
-        loss = peft_model(**b, num_items_in_batch=learned).loss
+        with bf16:
+            loss = peft_model(**b, num_items_in_batch=learned).loss
         loss.backward()
         total += loss.item()
     return total, tokens
@@ -231,56 +280,88 @@ def peft_config(cfg: LoRAConfig):  # -> peft.LoraConfig
     )
 
 
+def epoch_orders(n: int, seed: int) -> Iterator[list[int]]:
+    """Each epoch's shuffle, in turn, from one seeded generator: step k's batch depends only on
+    the seed and k, so a resumed run replays the orders it already used."""
+    order = torch.Generator().manual_seed(seed)
+    while True:
+        yield torch.randperm(n, generator=order).tolist()
+
+
 def train_adapter(
-    model: LoadedModel, examples: list[Example], cfg: LoRAConfig, folder: Path, on_step: StepHook | None = None
+    model: LoadedModel,
+    examples: list[Example],
+    cfg: LoRAConfig,
+    folder: Path,
+    on_step: StepHook | None = None,
+    checkpoint: Path | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> dict:
     """Train one adapter and save it into `folder` (`trained_adapter` stages it); returns the training log.
 
     `on_step(steps done, tokens so far, the model in training)` is called after every optimizer
     step (`make perf` scores checkpoints with it); returning True ends training there, and the
     log's `steps` says where. Its time is inside the log's `seconds`: the caller takes it out.
+    With `checkpoint`, the state is saved there every `checkpoint_every` steps and a saved one is
+    resumed from, with the same result as an uninterrupted run; the log's `resumed_at` says where.
     """
     from peft import get_peft_model
 
+    if cfg.objective != "ntp":
+        raise UserError(f"objective {cfg.objective!r} is not trained by this loop yet")
     torch.manual_seed(cfg.seed)
     peft_model = get_peft_model(model.model, peft_config(cfg))
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.max_steps or cfg.epochs * math.ceil(len(examples) / cfg.batch_size)
+    per_epoch = math.ceil(len(examples) / cfg.batch_size)
     vocab_size = model.model.get_output_embeddings().weight.shape[0]
-    order = torch.Generator().manual_seed(cfg.seed)
-    log: dict = {"losses": [], "tokens": 0, "steps": total}
-    started = time.perf_counter()
-    peft_model.train()
-    step = 0
-    with tqdm(total=total, desc="lora train", unit="step") as bar:
-        while step < total:
-            perm = torch.randperm(len(examples), generator=order).tolist()
-            epoch_loss = []
-            for start in range(0, len(examples), cfg.batch_size):
-                if step >= total:
-                    break
-                groups = row_groups([examples[i] for i in perm[start : start + cfg.batch_size]], vocab_size)
+    state = (load_checkpoint(checkpoint, peft_model, optimizer) if checkpoint else None) or TrainState()
+    resumed_at = state.step
+    orders = epoch_orders(len(examples), cfg.seed)
+    perm: list[int] = []
+    for _ in range(state.step // per_epoch + 1):
+        perm = next(orders)
+    try:
+        started = time.perf_counter() - state.seconds
+        peft_model.train()
+        with tqdm(total=total, initial=state.step, desc="lora train", unit="step") as bar:
+            while state.step < total:
+                index = state.step % per_epoch
+                if index == 0 and state.step > resumed_at:
+                    perm = next(orders)
+                rows = perm[index * cfg.batch_size : (index + 1) * cfg.batch_size]
+                groups = row_groups([examples[i] for i in rows], vocab_size)
                 for group in optimizer.param_groups:
-                    group["lr"] = cfg.lr * lr_factor(step, total, cfg)
-                loss, tokens = batch_loss(peft_model, groups, model.tokenizer.pad_token_id, model.device)
+                    group["lr"] = cfg.lr * lr_factor(state.step, total, cfg)
+                loss, tokens = batch_loss(peft_model, groups, model.tokenizer.pad_token_id, model.device, cfg.precision)
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-                log["tokens"] += tokens
-                epoch_loss.append(loss)
-                step += 1
+                state.tokens += tokens
+                state.epoch_loss.append(loss)
+                state.step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.3f}")
-                if on_step is not None and on_step(step, log["tokens"], peft_model):
-                    total = log["steps"] = step  # the caller has what it waited for: no step after this one
-            log["losses"].append(round(sum(epoch_loss) / len(epoch_loss), 5))
-    log["seconds"] = time.perf_counter() - started
-    log["trainable_params"] = sum(p.numel() for p in params)
-    peft_model.eval()
-    peft_model.save_pretrained(folder)
-    peft_model.unload()  # leave the base model as it was; reading loads the saved files
+                if on_step is not None and on_step(state.step, state.tokens, peft_model):
+                    total = state.step  # the caller has what it waited for: no step after this one
+                if index == per_epoch - 1 or state.step >= total:
+                    state.losses.append(round(sum(state.epoch_loss) / len(state.epoch_loss), 5))
+                    state.epoch_loss = []
+                if checkpoint is not None and state.step % checkpoint_every == 0 and state.step < total:
+                    state.seconds = time.perf_counter() - started
+                    save_checkpoint(checkpoint, state, peft_model, optimizer)
+        log: dict = {"losses": state.losses, "tokens": state.tokens, "steps": total}
+        log["seconds"] = time.perf_counter() - started
+        log["trainable_params"] = sum(p.numel() for p in params)
+        log["precision"] = cfg.precision
+        if resumed_at:
+            log["resumed_at"] = resumed_at
+        peft_model.eval()
+        peft_model.save_pretrained(folder)
+    finally:
+        peft_model.unload()  # leave the base model as it was, even on an error; reading loads the saved files
     return log
 
 
@@ -297,6 +378,7 @@ def trained_adapter(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> tupl
     folder = adapter_folder(corpus, model, cfg)
     if (folder / TRAIN_LOG).is_file():
         return folder, json.loads((folder / TRAIN_LOG).read_text()), True
+    checkpoint = folder.with_name(folder.name + ".checkpoint.pt")
     started = time.perf_counter()
     training = internalize(corpus, cfg.format, cfg.generator, model, cfg.seed)
     synth_seconds = time.perf_counter() - started
@@ -304,9 +386,10 @@ def trained_adapter(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> tupl
     # same adapter never sees half of ours; if it publishes first, ours is dropped and theirs used.
     with staged_folder(folder, complete=lambda f: (f / TRAIN_LOG).is_file()) as scratch:
         with PeakMemory() as peak:
-            log = train_adapter(model, make_examples(training, model, cfg), cfg, scratch)
+            log = train_adapter(model, make_examples(training, model, cfg), cfg, scratch, checkpoint=checkpoint)
         log.update(peak_mb=peak.megabytes, synth_seconds=synth_seconds, training_documents=len(training.documents))
         (scratch / TRAIN_LOG).write_text(json.dumps(log, indent=1))
+    checkpoint.unlink(missing_ok=True)
     return folder, log, False
 
 

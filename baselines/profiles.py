@@ -25,8 +25,16 @@ from typing import Any
 from bench.core.config import DEFAULT_PROFILE
 from bench.core.errors import UserError
 
-STUDY_INSTRUCTION = "Answer the question using the facts below."
+# The study's ICL and RAG prompt (1_GRID_SEARCH/analysis/evaluate_baselines_fast_llama.py): this line,
+# a blank line, "Context:", the context on the next line; KMBench's reader then puts a blank line
+# and the question. CounterFact's prompt there opens with "Context:" alone (a preset field).
+STUDY_INSTRUCTION = "Based on the context below, answer the question.\n\nContext:"
 
+# Each value as the study's released code sets it (anonymous-icml-loramem/ICML2026-LoRA-As-Knowledge-Memory
+# @ c053d8a): rank, alpha = rank, dropout 0.1, lr 5e-5, 1,500 steps at batch 8 from
+# 1_GRID_SEARCH/scripts/generate_llama_grid_configs.py; AdamW at torch's default weight decay (0.01),
+# CosineAnnealingLR to 0 without warmup, clipping at 1.0, the whole line in the user turn and every
+# token but the pad id learned from 1_GRID_SEARCH/src/trainers/ntp_trainer.py.
 _STUDY_LORA: dict[str, Any] = {
     "alpha": 0,
     "alpha_ratio": 1.0,
@@ -34,8 +42,12 @@ _STUDY_LORA: dict[str, Any] = {
     "lr": 5e-5,
     "max_steps": 1500,
     "batch_size": 8,
-    "schedule": "linear",
+    "schedule": "cosine",
+    "warmup_ratio": 0.0,
+    "weight_decay": 0.01,
+    "grad_clip": 1.0,
     "loss_on": "all",
+    "layout": "user",
 }
 
 PROFILES: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
@@ -44,8 +56,15 @@ PROFILES: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
         "study": {
             "lora": _STUDY_LORA,
             "multilora": {**_STUDY_LORA, "weighting": "study"},
-            "icl": {"instruction": STUDY_INSTRUCTION},
-            "rag": {"chunk_tokens": 512, "top_k": 3},
+            "icl": {"instruction": STUDY_INSTRUCTION, "joiner": ""},
+            "rag": {
+                "instruction": STUDY_INSTRUCTION,
+                "joiner": "\n\n",
+                "chunk_tokens": 512,
+                "chunk_overlap": 0,
+                "chunk_across": True,
+                "top_k": 3,
+            },
         },
     }
 )

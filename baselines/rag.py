@@ -9,7 +9,7 @@ from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.config import check
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.model.embedding import embed, load_embedder, param_count
-from bench.model.packing import chunk_texts, count_tokens, pack
+from bench.model.packing import chunk_texts, count_tokens, pack, with_instruction
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,11 @@ class RAGConfig:
     chunk_tokens: int = 128
     chunk_overlap: int = 16
     top_k: int = 1
+    instruction: str = ""  # put before the retrieved chunks (the study's RAG prompt has one); it counts in the budget
+    joiner: str = "\n"  # between chunks (the study's: a blank line)
+    # False: each document is chunked on its own; True: the corpus is one text (documents on their
+    # own lines, as in a file) cut into windows, as the study's index over a whole CSV file is
+    chunk_across: bool = False
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -42,7 +47,9 @@ class RAGMemory(Memory):
 
         cfg = self.config
         tok = model.tokenizer
-        pieces = chunk_texts(tok, [d.contents for d in corpus.documents], cfg.chunk_tokens, cfg.chunk_overlap)
+        texts = [d.contents for d in corpus.documents]
+        texts = ["\n".join(texts)] if cfg.chunk_across else texts
+        pieces = chunk_texts(tok, texts, cfg.chunk_tokens, cfg.chunk_overlap)
         self._chunks = [text for _, text in pieces]
         self._chunk_tokens = [count_tokens(tok, c) for c in self._chunks]
         self._embedder = load_embedder(cfg.embedder, device=str(model.device))
@@ -50,6 +57,8 @@ class RAGMemory(Memory):
         self._index = faiss.IndexFlatIP(vectors.shape[1])
         self._index.add(vectors)
         self._write_tokens = sum(self._chunk_tokens)
+        self._instruction_tokens = count_tokens(tok, cfg.instruction) + 1 if cfg.instruction else 0
+        self._joiner = (cfg.joiner, count_tokens(tok, cfg.joiner))
         self._bytes = vectors.nbytes + sum(len(c.encode()) for c in self._chunks)
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
@@ -59,8 +68,10 @@ class RAGMemory(Memory):
         recalls = []
         for row in hits:
             ids = [int(i) for i in row if i >= 0]
-            packed = pack([self._chunks[i] for i in ids], [self._chunk_tokens[i] for i in ids], budget_tokens)
-            recalls.append(Recall(context=packed.text, dropped=packed.dropped))
+            room = max(0, budget_tokens - self._instruction_tokens)
+            packed = pack([self._chunks[i] for i in ids], [self._chunk_tokens[i] for i in ids], room, *self._joiner)
+            context = with_instruction(self.config.instruction, packed.text)
+            recalls.append(Recall(context=context, dropped=packed.dropped))
         return recalls
 
     def footprint(self) -> Footprint:

@@ -67,7 +67,11 @@ def test_study_match_takes_the_first_number_anywhere_in_the_answer():
     assert utils.process_study(doc, [chatty]) == {"study_match": 1.0, "exact_match": 0.0, "digits_match": 1.0}
     assert utils.process_study(doc, ["\n603-556-7631"])["study_match"] == 1.0  # the strict line is empty
     assert utils.process_study(doc, ["705-882-9365 or 603-556-7631"])["study_match"] == 0.0  # the first one counts
-    assert utils.process_study(doc, ["603 556 7631"])["study_match"] == 0.0  # the study's span has dashes
+    # no dashed span: the study's evaluator falls back on the first line's digits
+    assert utils.process_study(doc, ["603 556 7631"])["study_match"] == 1.0
+    assert utils.process_study(doc, ["Answer: (603) 556 7631\nor not"])["study_match"] == 1.0
+    assert utils.process_study(doc, ["I don't know.\n603 556 7631"])["study_match"] == 0.0  # the first line only
+    assert utils.process_study(doc, [""])["study_match"] == 0.0
 
 
 def test_the_128k_book_has_the_studys_16_sectors():

@@ -30,17 +30,24 @@ def mean_tokens(tokenizer: Any, texts: Sequence[str]) -> float:
     return sum(count_tokens(tokenizer, t) for t in texts) / len(texts)
 
 
-def pack(pieces: Sequence[str], piece_tokens: Sequence[int], budget: int) -> Packed:
-    """Keep whole pieces in order while they fit (a separator costs one token each)."""
+def pack(
+    pieces: Sequence[str], piece_tokens: Sequence[int], budget: int, joiner: str = SEPARATOR, joiner_tokens: int = 1
+) -> Packed:
+    """Keep whole pieces in order while they fit, joined by `joiner` (`joiner_tokens` each)."""
     kept: list[str] = []
     used = 0
     for piece, n in zip(pieces, piece_tokens, strict=True):
-        cost = n + (1 if kept else 0)
+        cost = n + (joiner_tokens if kept else 0)
         if used + cost > budget:
             break
         kept.append(piece)
         used += cost
-    return Packed(SEPARATOR.join(kept), used, len(kept), len(pieces) - len(kept))
+    return Packed(joiner.join(kept), used, len(kept), len(pieces) - len(kept))
+
+
+def with_instruction(instruction: str, text: str) -> str:
+    """The instruction (if any) on the line before the packed context; no context, no instruction."""
+    return f"{instruction}{SEPARATOR}{text}" if instruction and text else text
 
 
 def chunk_document(token_ids: list[int], size: int, overlap: int) -> list[list[int]]:

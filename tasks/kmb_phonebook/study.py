@@ -25,7 +25,7 @@ TASK_YAML = """\
 include: _phonebook_study_template.yaml
 task: kmb_phonebook_study_{k}
 metadata:
-  version: 1
+  version: 2
   qa: data/{stem}_qa.jsonl
   corpus: data/{stem}_corpus.jsonl
   rows: {rows}

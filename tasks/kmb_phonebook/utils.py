@@ -30,11 +30,20 @@ def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]
 STUDY_SPAN = re.compile(r"\d{3}-\d{3}-\d{4}")
 
 
+def study_answer(text: str) -> str:
+    """What the study's evaluator compares (1_GRID_SEARCH/analysis/evaluate_checkpoints_llama.py):
+    the first NNN-NNN-NNNN span anywhere in the answer, else its first line without "Answer:"."""
+    found = STUDY_SPAN.search(text)
+    if found:
+        return found.group(0)
+    line = text.strip().split("\n")[0].strip()
+    return line.removeprefix("Answer:").strip()
+
+
 def process_study(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
-    """The study's score (arXiv 2603.01097): the first NNN-NNN-NNNN span anywhere in the
-    generated text (up to 50 tokens) has the right digits; the strict scores beside it."""
-    found = STUDY_SPAN.search(results[0])
-    study = float(bool(found) and _digits(found.group(0)) == _digits(doc["answer"]))
+    """The study's score (arXiv 2603.01097): the digits of `study_answer` (up to 50 generated
+    tokens) equal the number's; the strict scores beside it."""
+    study = float(_digits(study_answer(results[0])) == _digits(doc["answer"]))
     return {"study_match": study, **process_results(doc, results)}
 
 
