@@ -9,7 +9,7 @@ from typing import Any
 
 from baselines.hybrid import HybridMemory
 from baselines.icl import ICLMemory
-from baselines.lora import LoRAMemory
+from baselines.lora import DCDMemory, LoRAMemory
 from baselines.multilora import MultiLoRAMemory
 from baselines.none import NoneMemory
 from baselines.profiles import DEFAULT_PROFILE, profile_values
@@ -18,7 +18,7 @@ from bench.core.config import config_dict, parse_config
 from bench.core.errors import UserError
 from bench.core.memory import Memory, build_registry
 
-MEMORIES = build_registry([NoneMemory, ICLMemory, RAGMemory, LoRAMemory, MultiLoRAMemory, HybridMemory])
+MEMORIES = build_registry([NoneMemory, ICLMemory, RAGMemory, LoRAMemory, DCDMemory, MultiLoRAMemory, HybridMemory])
 
 
 def memory_class(name: str) -> type[Memory]:

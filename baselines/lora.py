@@ -11,7 +11,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,15 @@ from tqdm.auto import tqdm
 
 from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.config import check, config_dict, stable_hash
-from bench.core.errors import UserError
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.core.paths import cache_dir
 from bench.core.staging import staged_folder
 from bench.model.adapters import load_adapter
 from bench.model.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from bench.model.cost import PeakMemory
+from bench.model.distill import distill_loss
 from bench.model.loading import render_prompt
+from bench.model.packing import count_tokens
 from bench.parts.synth import internalize, parse_format
 
 ADAPTER = "main"
@@ -124,6 +125,7 @@ class Example:
     prompt_ids: list[int]
     target_ids: list[int]
     unlearned: int | None = None  # a token id never learned: the study masks its pad id (often the EOS)
+    context_ids: list[int] = field(default_factory=list)  # objective dcd: what the teacher reads first
 
     @property
     def length(self) -> int:
@@ -142,6 +144,12 @@ def split_answer(text: str, marker: str) -> tuple[str, str]:
 
 def make_examples(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> list[Example]:
     """Tokenize documents with the same prompt rendering the reader uses, so training matches answering."""
+    examples = ntp_examples(corpus, model, cfg)
+    return with_contexts(examples, corpus, model, cfg.dcd_context_tokens) if cfg.objective == "dcd" else examples
+
+
+def ntp_examples(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> list[Example]:
+    """Each document as the sequence next-token training learns, laid out as `cfg.layout` says."""
     tok = model.tokenizer
     if cfg.layout == "user":
         return [user_turn_example(doc.contents, model) for doc in corpus.documents]
@@ -168,6 +176,25 @@ def user_turn_example(text: str, model: LoadedModel) -> Example:
     rendered = render_prompt(model, text) if model.chat_template else text
     ids = tok(rendered).input_ids + ([] if model.chat_template else [tok.eos_token_id])
     return Example([], ids, unlearned=tok.pad_token_id)
+
+
+def with_contexts(examples: list[Example], corpus: Corpus, model: LoadedModel, window: int) -> list[Example]:
+    """Give each example the teacher's context for deep context distillation: the corpus cut into
+    consecutive windows of whole documents (one per line, up to `window` tokens), each document
+    read by the teacher inside its own window (the study's teacher reads the document, or the
+    chunk, that the sample was written from; a window keeps a long book inside the model's context)."""
+    tok = model.tokenizer
+    texts = [d.contents for d in corpus.documents]
+    windows, start = [], 0
+    while start < len(texts):
+        end, used = start + 1, count_tokens(tok, texts[start])
+        while end < len(texts) and used + 1 + count_tokens(tok, texts[end]) <= window:
+            used += 1 + count_tokens(tok, texts[end])
+            end += 1
+        ids = tok("\n".join(texts[start:end]) + "\n\n", add_special_tokens=False).input_ids
+        windows += [ids] * (end - start)
+        start = end
+    return [replace(e, context_ids=w) for e, w in zip(examples, windows, strict=True)]
 
 
 def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
@@ -220,6 +247,11 @@ def length_groups(batch: Sequence[Example]) -> list[list[Example]]:
     return groups
 
 
+def forward_precision(device: Any, precision: str) -> torch.autocast:
+    """The context a training forward runs in: bf16 autocast, or a no-op for fp32."""
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def batch_loss(
     peft_model: Any, groups: list[list[Example]], pad_id: int, device: Any, precision: str = "fp32"
 ) -> tuple[float, int]:
@@ -231,7 +263,7 @@ def batch_loss(
     """
     batches = [{k: v.to(device) for k, v in collate(g, pad_id).items()} for g in groups]
     tokens = sum(int(b["attention_mask"].sum()) for b in batches)
-    bf16 = torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    bf16 = forward_precision(device, precision)
     if len(batches) == 1:
         with bf16:
             loss = peft_model(**batches[0]).loss
@@ -245,6 +277,33 @@ def batch_loss(
         loss.backward()
         total += loss.item()
     return total, tokens
+
+
+def distill_batch(
+    peft_model: Any, batch: Sequence[Example], pad_id: int, device: Any, cfg: LoRAConfig
+) -> tuple[float, int, int]:
+    """Backpropagate deep context distillation on one batch; (the loss, student tokens, teacher tokens).
+
+    The teacher is the same model with the adapter off, reading each example's context first; the
+    loss compares the two on the example's learned tokens, which sit in the same order in both."""
+    student = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
+    teacher_rows = [replace(e, prompt_ids=e.context_ids + e.prompt_ids) for e in batch]
+    teacher = {k: v.to(device) for k, v in collate(teacher_rows, pad_id).items()}
+    with torch.no_grad(), peft_model.disable_adapter(), forward_precision(device, cfg.precision):
+        taught = peft_model(teacher["input_ids"], attention_mask=teacher["attention_mask"], output_hidden_states=True)
+    with forward_precision(device, cfg.precision):
+        learned = peft_model(student["input_ids"], attention_mask=student["attention_mask"], output_hidden_states=True)
+    t_at, s_at = teacher["labels"] != -100, student["labels"] != -100
+    loss, _, _ = distill_loss(
+        taught.logits[t_at],
+        learned.logits[s_at],
+        [h[t_at] for h in taught.hidden_states],
+        [h[s_at] for h in learned.hidden_states],
+        cfg.dcd_temperature,
+        cfg.dcd_l1_weight,
+    )
+    loss.backward()
+    return loss.item(), int(student["attention_mask"].sum()), int(teacher["attention_mask"].sum())
 
 
 def lr_factor(step: int, total: int, cfg: LoRAConfig) -> float:
@@ -307,8 +366,6 @@ def train_adapter(
     """
     from peft import get_peft_model
 
-    if cfg.objective != "ntp":
-        raise UserError(f"objective {cfg.objective!r} is not trained by this loop yet")
     torch.manual_seed(cfg.seed)
     peft_model = get_peft_model(model.model, peft_config(cfg))
     params = [p for p in peft_model.parameters() if p.requires_grad]
@@ -316,6 +373,7 @@ def train_adapter(
     total = cfg.max_steps or cfg.epochs * math.ceil(len(examples) / cfg.batch_size)
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
     vocab_size = model.model.get_output_embeddings().weight.shape[0]
+    pad_id = model.tokenizer.pad_token_id
     state = (load_checkpoint(checkpoint, peft_model, optimizer) if checkpoint else None) or TrainState()
     resumed_at = state.step
     orders = epoch_orders(len(examples), cfg.seed)
@@ -330,11 +388,15 @@ def train_adapter(
                 index = state.step % per_epoch
                 if index == 0 and state.step > resumed_at:
                     perm = next(orders)
-                rows = perm[index * cfg.batch_size : (index + 1) * cfg.batch_size]
-                groups = row_groups([examples[i] for i in rows], vocab_size)
+                batch = [examples[i] for i in perm[index * cfg.batch_size : (index + 1) * cfg.batch_size]]
                 for group in optimizer.param_groups:
                     group["lr"] = cfg.lr * lr_factor(state.step, total, cfg)
-                loss, tokens = batch_loss(peft_model, groups, model.tokenizer.pad_token_id, model.device, cfg.precision)
+                if cfg.objective == "dcd":
+                    loss, tokens, read = distill_batch(peft_model, batch, pad_id, model.device, cfg)
+                    state.teacher_tokens += read
+                else:
+                    groups = row_groups(batch, vocab_size)
+                    loss, tokens = batch_loss(peft_model, groups, pad_id, model.device, cfg.precision)
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 optimizer.step()
@@ -356,6 +418,8 @@ def train_adapter(
         log["seconds"] = time.perf_counter() - started
         log["trainable_params"] = sum(p.numel() for p in params)
         log["precision"] = cfg.precision
+        if cfg.objective == "dcd":
+            log["teacher_tokens"] = state.teacher_tokens
         if resumed_at:
             log["resumed_at"] = resumed_at
         peft_model.eval()
@@ -396,13 +460,14 @@ def trained_adapter(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> tupl
 def adapter_footprint(logs: Sequence[dict], folders: Sequence[Path], n_base: int, cached: bool) -> Footprint:
     """What training these adapters cost and what they take on disk, added up."""
     tokens = sum(log["tokens"] for log in logs)
+    teacher = sum(log.get("teacher_tokens", 0) for log in logs)  # distillation's teacher: forward passes only
     peaks = [log["peak_mb"] for log in logs if log.get("peak_mb") is not None]
     return Footprint(
         trainable_params=sum(log["trainable_params"] for log in logs),
         storage_bytes=sum(f.stat().st_size for folder in folders for f in folder.glob("*.safetensors")),
         write_tokens=tokens,
         # forward (2N) + activation gradients (2N) per token; frozen weights get no weight gradients
-        write_flops=4.0 * n_base * tokens,
+        write_flops=4.0 * n_base * tokens + 2.0 * n_base * teacher,
         write_seconds=sum(log["seconds"] + log.get("synth_seconds", 0.0) for log in logs),
         write_peak_mb=max(peaks) if peaks else None,
         cached=cached,
@@ -429,3 +494,19 @@ class LoRAMemory(Memory):
     def footprint(self) -> Footprint:
         """Training cost from the adapter's log, so a cached adapter reports what it cost to build."""
         return adapter_footprint([self._log], [self.folder], self._n_base, self._cached)
+
+
+@dataclass(frozen=True)
+class DCDConfig(LoRAConfig):
+    """The `lora` config trained by deep context distillation: `dcd` is `lora` with objective dcd."""
+
+    objective: str = "dcd"
+
+
+class DCDMemory(LoRAMemory):
+    """Parametric memory written by distillation: the adapter learns to answer as the model does
+    with the document in its context (the study's DCD baseline; Knowledge Modules' objective)."""
+
+    name = "dcd"
+    traits = Traits(family="parametric", installs_adapters=True, trains_parameters=True, order=3, color="#9467bd")
+    config_class = DCDConfig

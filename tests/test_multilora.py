@@ -183,24 +183,38 @@ def test_traits_decide_retention_and_a_hybrid_inherits_its_parts():
         make_memory("hybrid", {"parts": ["lora", "multilora"]}, seed=0)
 
 
-@pytest.mark.parametrize(("merge", "expected"), [("linear", 1 / 3), ("cat", 1 / 3**0.5), ("ties", 1.0)])
-def test_study_weighting_averages_linear_and_scales_cat(tiny_model, corpus, monkeypatch, merge, expected):
-    """The study's merges: linear with 1/N, CAT with 1/sqrt(N), TIES at full weight (density trims)."""
-    import baselines.multilora
+@pytest.mark.parametrize(
+    ("weighting", "merge", "peft_merge", "expected"),
+    [
+        ("study", "linear", "linear", 1 / 3),  # KMBench's first reading, kept for its records
+        ("study", "cat", "cat", 1 / 3**0.5),
+        ("mean_linear", "linear", "linear", 1 / 3),  # 2_PAPERQA/scripts/04d_evaluate_multilora_merging.py
+        ("mean_linear", "cat", "cat", 1.0),
+        ("mean_linear", "cat_rsqrt", "cat", 1 / 3**0.5),  # the paper's CAT-1/sqrt(N), a merge of its own
+        ("mean_linear", "ties", "ties", 1.0),
+        ("mean_linear_ties", "ties", "ties", 1 / 3),  # 3_NQA/scripts/10_evaluate_multilora.py
+        ("mean_linear_ties", "cat", "cat", 1.0),
+    ],
+)
+def test_merge_weightings_give_peft_the_study_codes_weights(
+    tiny_model, corpus, monkeypatch, weighting, merge, peft_merge, expected
+):
+    """What peft's `add_weighted_adapter` receives for each named weighting and merge."""
+    from peft.tuners.lora.model import LoraModel
 
     seen = []
-    real = baselines.multilora.merge_adapters
+    real = LoraModel.add_weighted_adapter
 
-    def spy(model, names, how, weights, density):
-        seen.append((how, tuple(weights)))
-        return real(model, names, how, weights, density)
+    def spy(self, adapters, weights, adapter_name, combination_type="svd", **kwargs):
+        seen.append((combination_type, tuple(weights)))
+        return real(self, adapters, weights, adapter_name, combination_type=combination_type, **kwargs)
 
-    monkeypatch.setattr(baselines.multilora, "merge_adapters", spy)
-    values = {**FAST, "modules": 3, "router": "all", "top_k": 3, "merge": merge, "weighting": "study"}
+    monkeypatch.setattr(LoraModel, "add_weighted_adapter", spy)
+    values = {**FAST, "modules": 3, "router": "all", "top_k": 3, "merge": merge, "weighting": weighting}
     memory = make_memory("multilora", values, seed=0)
     memory.write(corpus, tiny_model)
-    assert seen and seen[0][0] == merge and seen[0][1] == pytest.approx((expected,) * 3)
-    assert "weighting=study" in memory_label(memory)
+    assert seen and seen[0][0] == peft_merge and seen[0][1] == pytest.approx((expected,) * 3)
+    assert f"weighting={weighting}" in memory_label(memory)
     assert memory_label(make_memory("multilora", FAST, seed=0)) == memory_label(
         make_memory("multilora", {**FAST, "weighting": "unit"}, seed=0)
     )

@@ -48,7 +48,7 @@ def kind(task: str) -> str:
     return re.sub(r"_study_.*$|_small$", "", task)
 
 
-@pytest.mark.parametrize("name", ["study", "study-smoke"])
+@pytest.mark.parametrize("name", ["study", "study-smoke", "study-cpu"])
 def test_the_study_presets_run_the_study_protocol(name):
     sweep = load_sweep(ROOT / f"bench/study/presets/{name}.yaml")
     cells = sweep.cells()
@@ -56,7 +56,9 @@ def test_the_study_presets_run_the_study_protocol(name):
         assert cell.memory == "none" or profiles(cell.config) == {"study"}, cell
         kinds = {kind(t) for t in cell.tasks}  # CounterFact plain, the rest in the chat template
         assert kinds in ({"kmb_phonebook"}, {"kmb_counterfact"}, {"kmb_paperqa"}, {"kmb_paperqa_longdoc"}), cell
-        assert cell.chat_template is (kinds != {"kmb_counterfact"}), cell
+        # CounterFact plain; ICL and RAG on the study's PhoneBook as its baseline evaluator asks them, plain
+        plain = kinds == {"kmb_counterfact"} or (cell.memory in ("icl", "rag") and kinds == {"kmb_phonebook"})
+        assert cell.chat_template is (not plain), cell
         assert (cell.resources.num_gpus > 0) == (name == "study"), cell  # Ray puts the full grid on GPUs
     families = {(c.memory, kind(t)) for c in cells for t in c.tasks}
     for memory in ("none", "lora", "icl"):
@@ -65,8 +67,14 @@ def test_the_study_presets_run_the_study_protocol(name):
     q11 = {c.config["modules"] for c in cells if c.memory == "multilora" and c.config["router"] == "all"}
     if name == "study":
         assert ranks == {2**k for k in range(1, 11)} and q11 == {1, 2, 3, 4, 5}
-        assert {c.config["merge"] for c in cells if c.config.get("top_k") == 3} == {"linear", "cat", "ties"}
+        merges = {c.config["merge"] for c in cells if c.config.get("top_k") == 3}
+        assert merges == {"linear", "cat", "cat_rsqrt", "ties", "dare_linear", "dare_ties"}  # the paper's App. O
         assert {c.limit for c in cells} == {None}  # the full study asks every question
+    elif name == "study-cpu":  # the full protocol on 2 CPU cores: every LoRA cell at the study's 1,500 steps
+        assert ranks == {8, 64} and not sweep.forgetting and {c.limit for c in cells} == {None}
+        lora = [make_memory(c.memory, c.config, 0).config for c in cells if c.memory == "lora"]
+        assert {(cfg.max_steps, cfg.batch_size, cfg.layout) for cfg in lora} == {(1500, 8, "user")}
+        assert {c.config["precision"] for c in cells if c.memory == "lora"} == {"fp32"}
     else:
         assert ranks == {2, 4} and q11 == {1, 2} and not sweep.forgetting
         capacity = [c for c in cells if kind(c.tasks[0]) in ("kmb_phonebook", "kmb_counterfact")]

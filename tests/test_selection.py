@@ -24,6 +24,8 @@ NOT_SELECTED = {
     "multilora": "trains each module like lora (its inherited defaults are checked against lora's winner); "
     "its routing and merging fields are what the study compares, named by every run",
     "hybrid": "no defaults: every run names its parts",
+    "dcd": "lora's config with objective dcd (its inherited defaults are lora's winner); the distillation "
+    "settings are the study's (src/trainers/dcd_trainer.py), not chosen here",
 }
 
 

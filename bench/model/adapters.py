@@ -6,6 +6,7 @@ decides which adapters are active. The base model's weights are never modified.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,7 @@ MERGES = (
     "sum",
     "linear",
     "cat",
+    "cat_rsqrt",  # CAT with every module scaled by 1/sqrt(N): the study's CAT-1/sqrt(N) (its App. O)
     "svd",
     "ties",
     "ties_svd",
@@ -54,6 +56,8 @@ def merge_adapters(
     if method == "sum" or len(names) == 1:
         return names
     merged = "-".join((method, *names))
+    if method == "cat_rsqrt":
+        method, weights = "cat", tuple(w / math.sqrt(len(names)) for w in weights)
     if merged not in lm.peft.peft_config:
         lm.peft.add_weighted_adapter(
             list(names),

@@ -28,6 +28,7 @@ class TrainState:
     losses: list[float] = field(default_factory=list)
     epoch_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    teacher_tokens: int = 0  # deep context distillation: tokens the teacher read (forward only)
 
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
