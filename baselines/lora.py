@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.config import check, config_dict, stable_hash
+from bench.core.errors import UserError
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.core.paths import cache_dir
 from bench.core.staging import staged_folder
@@ -142,10 +143,13 @@ def split_answer(text: str, marker: str) -> tuple[str, str]:
     return text[:end], text[end:]
 
 
-def make_examples(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> list[Example]:
-    """Tokenize documents with the same prompt rendering the reader uses, so training matches answering."""
+def make_examples(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig, source: Corpus | None = None) -> list[Example]:
+    """Tokenize documents with the same prompt rendering the reader uses, so training matches answering.
+    For distillation, `source` is the corpus the training documents were written from (itself for raw)."""
     examples = ntp_examples(corpus, model, cfg)
-    return with_contexts(examples, corpus, model, cfg.dcd_context_tokens) if cfg.objective == "dcd" else examples
+    if cfg.objective != "dcd":
+        return examples
+    return with_contexts(examples, corpus, source or corpus, model, cfg.dcd_context_tokens)
 
 
 def ntp_examples(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> list[Example]:
@@ -178,23 +182,35 @@ def user_turn_example(text: str, model: LoadedModel) -> Example:
     return Example([], ids, unlearned=tok.pad_token_id)
 
 
-def with_contexts(examples: list[Example], corpus: Corpus, model: LoadedModel, window: int) -> list[Example]:
-    """Give each example the teacher's context for deep context distillation: the corpus cut into
-    consecutive windows of whole documents (one per line, up to `window` tokens), each document
-    read by the teacher inside its own window (the study's teacher reads the document, or the
-    chunk, that the sample was written from; a window keeps a long book inside the model's context)."""
+def with_contexts(
+    examples: list[Example], training: Corpus, source: Corpus, model: LoadedModel, window: int
+) -> list[Example]:
+    """Give each example the teacher's context for deep context distillation: the source document it
+    was written from (`<source id>/<kind><j>`, or itself), read inside its window of the source corpus
+    (consecutive whole documents, one a line, up to `window` tokens; a longer document is cut at
+    `window`). The study's teacher reads the chunk a sample was written from; a window keeps a long
+    book inside the model's context."""
     tok = model.tokenizer
-    texts = [d.contents for d in corpus.documents]
-    windows, start = [], 0
+    texts = [d.contents for d in source.documents]
+    lengths = [count_tokens(tok, t) for t in texts]
+    window_of: dict[str, list[int]] = {}
+    start = 0
     while start < len(texts):
-        end, used = start + 1, count_tokens(tok, texts[start])
-        while end < len(texts) and used + 1 + count_tokens(tok, texts[end]) <= window:
-            used += 1 + count_tokens(tok, texts[end])
+        end, used = start + 1, lengths[start]
+        while end < len(texts) and used + 1 + lengths[end] <= window:
+            used += 1 + lengths[end]
             end += 1
-        ids = tok("\n".join(texts[start:end]) + "\n\n", add_special_tokens=False).input_ids
-        windows += [ids] * (end - start)
+        ids = tok("\n".join(texts[start:end]), add_special_tokens=False).input_ids[:window]
+        ids += tok("\n\n", add_special_tokens=False).input_ids
+        window_of.update({source.documents[i].id: ids for i in range(start, end)})
         start = end
-    return [replace(e, context_ids=w) for e, w in zip(examples, windows, strict=True)]
+    contexts = []
+    for doc in training.documents:
+        origin = doc.id if doc.id in window_of else doc.id.split("/")[0]
+        if origin not in window_of:
+            raise UserError(f"objective dcd: training document {doc.id!r} has no source document in {source.name}")
+        contexts.append(window_of[origin])
+    return [replace(e, context_ids=c) for e, c in zip(examples, contexts, strict=True)]
 
 
 def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
@@ -450,7 +466,8 @@ def trained_adapter(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> tupl
     # same adapter never sees half of ours; if it publishes first, ours is dropped and theirs used.
     with staged_folder(folder, complete=lambda f: (f / TRAIN_LOG).is_file()) as scratch:
         with PeakMemory() as peak:
-            log = train_adapter(model, make_examples(training, model, cfg), cfg, scratch, checkpoint=checkpoint)
+            examples = make_examples(training, model, cfg, source=corpus)
+            log = train_adapter(model, examples, cfg, scratch, checkpoint=checkpoint)
         log.update(peak_mb=peak.megabytes, synth_seconds=synth_seconds, training_documents=len(training.documents))
         (scratch / TRAIN_LOG).write_text(json.dumps(log, indent=1))
     checkpoint.unlink(missing_ok=True)

@@ -189,3 +189,15 @@ def test_study_icl_and_rag_contexts_are_the_study_prompt(tiny_model, corpus):
     chunks = context.removeprefix(f"{STUDY_INSTRUCTION}\n").split("\n\n")
     assert context.startswith(STUDY_INSTRUCTION) and len(chunks) == 3
     assert all(c in "\n".join(lines) for c in chunks) and any("\n" in c for c in chunks)
+
+
+def test_dcd_teacher_reads_the_source_a_synthetic_document_was_written_from(tiny_model, corpus):
+    from bench.parts.synth import internalize
+
+    cfg = make_memory("dcd", {"format": "qa2", "generator": "template"}, seed=0).config
+    training = internalize(corpus, cfg.format, cfg.generator, tiny_model, 0)
+    examples = make_examples(training, tiny_model, cfg, source=corpus)
+    assert len(examples) == 2 * len(corpus.documents)
+    by_id = {d.id: d.contents for d in corpus.documents}
+    for doc, example in zip(training.documents, examples, strict=True):
+        assert by_id[doc.id.split("/")[0]] in tiny_model.tokenizer.decode(example.context_ids)

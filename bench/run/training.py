@@ -33,7 +33,7 @@ def train_lora(
     cfg = lora_config(fields, seed)
     unload_adapters(lm)  # train on the bare model, as a run does
     training = internalize(corpus, cfg.format, cfg.generator, lm, cfg.seed)
-    examples = make_examples(training, lm, cfg)
+    examples = make_examples(training, lm, cfg, source=corpus)
     return train_adapter(lm, examples, cfg, folder, on_step)
 
 
