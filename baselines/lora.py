@@ -116,6 +116,11 @@ class LoRAConfig:
         check(self.dcd_l1_weight >= 0, "dcd_l1_weight must be >= 0")
         check(self.dcd_context_tokens > 0, "dcd_context_tokens must be positive")
         check(bool(self.target_modules), "target_modules must not be empty")
+        try:
+            object.__setattr__(self, "layers", tuple(int(layer) for layer in self.layers))
+        except (TypeError, ValueError):
+            raise ValueError(f"layers must be layer numbers (e.g. 0,1), got {self.layers!r}") from None
+        check(all(layer >= 0 for layer in self.layers), "layers must be >= 0")
         parse_format(self.format)
 
 
@@ -341,18 +346,30 @@ def lora_alpha(cfg: LoRAConfig) -> float:
     return cfg.alpha or cfg.alpha_ratio * cfg.rank
 
 
-def peft_config(cfg: LoRAConfig):  # -> peft.LoraConfig
-    """Translate our config into peft's, so saved adapters load in stock peft and lm-eval."""
+def peft_config(cfg: LoRAConfig, model: torch.nn.Module | None = None):  # -> peft.LoraConfig
+    """Translate our config into peft's, so saved adapters load in stock peft and lm-eval. peft takes
+    `layers_to_transform` only with named targets, so with layers chosen "all-linear" becomes the
+    names of the model's linear layers (the output head aside, as peft's own all-linear leaves it)."""
     from peft import LoraConfig
 
+    targets: str | list[str] = list(cfg.target_modules)
+    if cfg.target_modules == ("all-linear",):
+        targets = linear_names(model) if cfg.layers and model is not None else "all-linear"
     return LoraConfig(
         r=cfg.rank,
         lora_alpha=lora_alpha(cfg),
         lora_dropout=cfg.dropout,
-        target_modules="all-linear" if cfg.target_modules == ("all-linear",) else list(cfg.target_modules),
+        target_modules=targets,
         layers_to_transform=list(cfg.layers) or None,
         task_type="CAUSAL_LM",
     )
+
+
+def linear_names(model: torch.nn.Module) -> list[str]:
+    """The distinct short names of the model's linear layers, the output head left out."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    names = {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and m is not head}
+    return sorted(names)
 
 
 def epoch_orders(n: int, seed: int) -> Iterator[list[int]]:
@@ -383,7 +400,7 @@ def train_adapter(
     from peft import get_peft_model
 
     torch.manual_seed(cfg.seed)
-    peft_model = get_peft_model(model.model, peft_config(cfg))
+    peft_model = get_peft_model(model.model, peft_config(cfg, model.model))
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.max_steps or cfg.epochs * math.ceil(len(examples) / cfg.batch_size)

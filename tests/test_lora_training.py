@@ -154,8 +154,8 @@ def test_the_study_profile_trains_as_the_study_code_does(tiny_model, corpus, tmp
     monkeypatch.setattr(torch.optim, "AdamW", SpyAdamW)
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda p, m: seen["clip"].append(m) or clip(p, m))
 
-    def spy_peft(cfg):
-        lora = to_peft(cfg)  # peft rewrites target_modules once it has found them: keep what it was given
+    def spy_peft(cfg, model=None):
+        lora = to_peft(cfg, model)  # peft rewrites target_modules once it has found them: keep what it was given
         seen["peft"] = (lora.r, lora.lora_alpha, lora.lora_dropout, lora.target_modules)
         return lora
 
@@ -201,3 +201,20 @@ def test_dcd_teacher_reads_the_source_a_synthetic_document_was_written_from(tiny
     by_id = {d.id: d.contents for d in corpus.documents}
     for doc, example in zip(training.documents, examples, strict=True):
         assert by_id[doc.id.split("/")[0]] in tiny_model.tokenizer.decode(example.context_ids)
+
+
+def test_chosen_layers_get_adapters_and_the_others_none(tiny_model, corpus, tmp_path):
+    """The study's selective-layer ablation (src/trainers/ablation_trainer.py): `--set lora.layers=0`."""
+    cfg = make_memory("lora", {"layers": "1", "rank": 2, "max_steps": 2}, seed=0).config  # as --set gives it
+    assert cfg.layers == (1,)
+    train_adapter(tiny_model, make_examples(corpus, tiny_model, cfg), cfg, tmp_path / "layer1")
+    names = list(_weights(tmp_path / "layer1"))
+    assert names and all(".layers.1." in n for n in names)
+    assert {n.split(".layers.1.")[1].split(".lora")[0] for n in names} >= {"self_attn.q_proj", "mlp.down_proj"}
+
+
+def test_bad_layers_are_one_line_errors():
+    from bench.core.errors import UserError
+
+    with pytest.raises(UserError, match="layers must be layer numbers"):
+        make_memory("lora", {"layers": "x,y"}, seed=0)
