@@ -224,3 +224,49 @@ def test_a_limited_run_passes_but_is_partial(closed_book, capsys):
     edit(record, cut)
     edit(record, lambda d: d["run"].update(run_id=identity(load_record(record), None).run_id()))
     assert main(["validate", str(folder)]) == 0, capsys.readouterr().out
+
+
+def test_a_one_line_bomb_is_refused_before_the_line_is_held(closed_book, capsys, monkeypatch):
+    """A single line with no newline that decompresses past the cap: reading stops at the cap."""
+    import bench.run.record
+    from bench.board.files import CAPS
+
+    folder, _, rows = closed_book
+    bomb = rows.with_name(rows.name + ".gz")
+    with gzip.open(bomb, "wb") as f:
+        chunk = b"0" * 1_000_000
+        for _ in range(CAPS.max_decompressed_bytes // len(chunk) + 2):
+            f.write(chunk)
+    rows.unlink()
+    longest = []
+    real_loads = bench.run.record.json.loads
+    monkeypatch.setattr(bench.run.record.json, "loads", lambda b, *a, **k: longest.append(len(b)) or real_loads(b))
+    assert "decompresses past the" in refused(folder, capsys)
+    assert max(longest, default=0) < 10**7  # the 256 MB line never reached the parser
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda d: d["run"].update(git_sha="HEAD"), "is not a full 40-hex commit id"),
+        (lambda d: d["run"].update(git_sha="HEAD~5"), "is not a full 40-hex commit id"),
+        (lambda d: d["model"].update(name="smollm2-135\u043c"), "is not a plain ASCII name"),  # Cyrillic em
+        (lambda d: d["model"].update(name="smollm2\u200b-135m"), "is not a plain ASCII name"),  # zero width
+        (lambda d: d["model"].update(device="tpu:0"), "is not a known kind"),
+        (lambda d: [m.update(stderr=None) for m in d["metrics"].values()], "is not a pair of finite numbers"),
+        (lambda d: [m.update(stderr=float("nan")) for m in d["metrics"].values()], "is not a pair of finite numbers"),
+        (lambda d: d["metrics"].pop(d["task"]["primary_metric"]), "primary metric"),
+    ],
+    ids=["sha-head", "sha-ancestor", "homoglyph", "zero-width", "device", "null-stderr", "nan-stderr", "no-primary"],
+)
+def test_identity_and_number_forgeries_are_refused(closed_book, capsys, change, problem):
+    folder, record, _ = closed_book
+    edit(record, change)
+    assert problem in refused(folder, capsys)
+
+
+def test_seed_shopping_is_refused(tmp_path, capsys):
+    """A LoRA row retrained at another seed and labelled seed 0: the config's seed is the run's."""
+    record, _ = copy_row(PHONEBOOK, "kmb_phonebook_1k", "lora", tmp_path)
+    edit(record, lambda d: d["memory"]["config"].update(seed=7))
+    assert "memory config seed 7 differs from the run's seed 0" in refused(record.parents[3], capsys)

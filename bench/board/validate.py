@@ -11,11 +11,14 @@ held against what it implies (`plausible`); with `--reproduce` its answers are r
 from __future__ import annotations
 
 import json
+import math
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 from bench.board.files import folder_problems
-from bench.board.plausible import cost_problems
+from bench.board.plausible import PLAUSIBLE_PEAK, cost_problems
 from bench.board.reproduce import SAMPLE, Reproducer, Reproduction
 from bench.board.rescore import check_forgetting, check_judge, check_routing, check_samples
 from bench.board.state import TaskFacts, Validation, task_facts
@@ -108,6 +111,35 @@ def check_provenance(v: Validation, path: Path, r: RunRecord, sub: dict[str, Any
         v.fail(path, f"task {r.task.name!r} is not listed in submission.yaml")
 
 
+FULL_SHA = re.compile(r"[0-9a-f]{40}")
+# A model as a user names it (an alias, a hub id, a folder): printable ASCII without spaces, so a
+# homoglyph or a zero-width character cannot make a second row of the same model.
+MODEL_NAME = re.compile(r"[!-~]{1,255}")
+
+
+def check_fields(v: Validation, path: Path, r: RunRecord) -> None:
+    """What the schema's types cannot say: a full commit id, a model name that is one name, the
+    run's seed in its config (a row retrained at another seed is another seed), the primary
+    metric present, every score and error bar a finite number, a known kind of device."""
+    if r.run.git_sha and not FULL_SHA.fullmatch(r.run.git_sha):
+        v.fail(path, f"kmbench commit {r.run.git_sha!r} is not a full 40-hex commit id")
+    name = r.model.name
+    if unicodedata.normalize("NFKC", name) != name or not MODEL_NAME.fullmatch(name):
+        v.fail(path, f"model name {name!r} is not a plain ASCII name (printable, no spaces)")
+    seed = r.memory.config.get("seed")
+    if seed is not None and seed != r.run.seed:
+        v.fail(path, f"memory config seed {seed!r} differs from the run's seed {r.run.seed}: a row's seed is its run's")
+    if r.task.primary_metric not in r.metrics:
+        v.fail(path, f"the primary metric {r.task.primary_metric!r} is missing")
+    for key, metric in r.metrics.items():
+        bars = [metric.stderr] if r.task.n_queries > 1 else [metric.stderr or 0.0]
+        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (metric.value, *bars)):
+            v.fail(path, f"metric {key}: value {metric.value!r} ± {metric.stderr!r} is not a pair of finite numbers")
+    kind = r.model.device.split(":")[0].lower()
+    if kind not in PLAUSIBLE_PEAK:
+        v.fail(path, f"device {r.model.device!r} is not a known kind ({', '.join(PLAUSIBLE_PEAK)})")
+
+
 def check_task(v: Validation, path: Path, r: RunRecord) -> TaskFacts | None:
     facts = task_facts(v, r.task.name)
     if facts is None:
@@ -192,6 +224,7 @@ def check_record(v: Validation, path: Path, sub: dict[str, Any] | None) -> RunRe
         return None
     record, written = loaded
     check_provenance(v, path, record, sub)
+    check_fields(v, path, record)
     check_duplicates(v, path, record)
     memory = check_identity(v, path, record)
     facts = check_task(v, path, record)

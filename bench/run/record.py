@@ -273,7 +273,9 @@ def read_samples(path: Path, max_bytes: int | None = None) -> list[dict[str, Any
     opener = gzip.open if path.suffix == ".gz" else open
     rows, read = [], 0
     with opener(path, "rb") as f:
-        for number, line in enumerate(f, start=1):
+        number = 0
+        while line := f.readline(-1 if max_bytes is None else max_bytes - read + 1):  # never past the cap
+            number += 1
             read += len(line)
             if max_bytes is not None and read > max_bytes:
                 raise ValueError(f"decompresses past the {max_bytes:,}-byte cap")
