@@ -60,21 +60,23 @@ def test_perf_measures_everything_and_derives_every_ratio_and_target(tiny_perf):
     measures = {m["name"]: m for m in doc["measures"]}
     expected = {"peak", "lora_lines", "lora_pages", "tokens_to_target", "read_none", "read_rag",
                 "read_none_one_at_a_time", "multilora_load", "multilora_preloaded", "multilora_preloaded_batched",
-                "read_icl_16", "read_icl_32", "read_icl_64"}  # fmt: skip
+                "read_icl_16", "read_icl_32", "read_icl_64", "lora_lines_fp32", "lora_lines_bf16", "peak_bf16"}  # fmt: skip
     assert set(measures) == expected
     assert measures["peak"]["value"] == doc["peak"]["fp32_gflops"]  # the tiny model computes in fp32
-    for name in ("lora_lines", "lora_pages"):  # model FLOP/s = 4 N tokens / seconds, from its own details
+    for name in ("lora_lines", "lora_pages", "lora_lines_fp32"):  # model FLOP/s = 4 N tokens / seconds
         d = measures[name]["details"]
         assert measures[name]["value"] == pytest.approx(4 * doc["model"]["params"] * d["tokens"] / d["seconds"] / 1e9)
     assert measures["read_icl_64"]["details"]["context_tokens"] > measures["read_icl_16"]["details"]["context_tokens"]
     assert measures["read_none_one_at_a_time"]["details"]["batch_size"] == 1
     values = {name: m["value"] for name, m in measures.items()}
     assert {r["name"]: r["denominator"] for r in doc["ratios"]}["lora_lines_mfu"] == "peak"  # MFU is a ratio too
-    for ratio in doc["ratios"]:
-        assert ratio["value"] == pytest.approx(values[ratio["numerator"]] / values[ratio["denominator"]])
+    for ratio in doc["ratios"]:  # bf16's side is None where the CPU has no native bf16
+        top, bottom = values[ratio["numerator"]], values[ratio["denominator"]]
+        assert ratio["value"] == (pytest.approx(top / bottom) if top is not None and bottom else None)
     values |= {r["name"]: r["value"] for r in doc["ratios"]}
     assert [t["name"] for t in doc["targets"]] == [
-        "lora_lines_mfu", "lora_pages_mfu", "tokens_to_target", "read_icl_32_vs_none", "read_icl_64_vs_none",
+        "lora_lines_mfu", "lora_pages_mfu", "lora_bf16_speedup", "lora_bf16_mfu", "tokens_to_target",
+        "read_icl_32_vs_none", "read_icl_64_vs_none",
         "multilora_batched_speedup",
     ]  # fmt: skip
     for target in doc["targets"]:

@@ -16,7 +16,7 @@ from bench.core.errors import UserError
 
 Fields = tuple[tuple[str, Any], ...]  # config fields as pairs, so the frozen config stays hashable
 # The measurement steps after the peak (which always runs: it is cheap and gives every ratio its context).
-STEPS = ("lines", "pages", "reading", "multilora")
+STEPS = ("lines", "pages", "precision", "reading", "multilora")
 WINDOW = 0  # an ICL context size meaning "what the model's window leaves"
 READERS = ("none", "icl", "rag")  # the memories the reading step times, batched and (some) one at a time
 
@@ -50,6 +50,9 @@ class PerfConfig:
     pages_tokens: int = 2048
     pages_batch: int = 4
     pages_steps: int = 2
+    # LoRA on the same lines in fp32 and in bf16 (`lora.precision`), this many steps each: the speed-up,
+    # and bf16's MFU against the bf16 peak (skipped where the device has no native bf16)
+    precision_steps: int = 20
     # reading: `read_questions` questions spread evenly over the task, closed book, with ICL at each
     # context size, with RAG
     read_task: str = "kmb_phonebook_16k"
@@ -95,6 +98,7 @@ QUICK = PerfConfig(
     pages_tokens=512,
     pages_batch=2,
     pages_steps=1,
+    precision_steps=2,
     read_questions=4,
     icl_contexts=(512, 1024, 2048),
     multilora_questions=8,

@@ -103,6 +103,8 @@ def ratios_for(cfg: PerfConfig) -> list[Ratio]:
     return [
         Ratio("lora_lines_mfu", "LoRA MFU, PhoneBook lines", "lora_lines", "peak", "of peak"),
         Ratio("lora_pages_mfu", "LoRA MFU, long pages", "lora_pages", "peak", "of peak"),
+        Ratio("lora_bf16_speedup", "LoRA bf16 / fp32, FLOP/s on lines", "lora_lines_bf16", "lora_lines_fp32"),
+        Ratio("lora_bf16_mfu", "LoRA MFU in bf16, against the bf16 peak", "lora_lines_bf16", "peak_bf16", "of peak"),
         *icl,
         Ratio("read_rag_vs_none", "RAG / closed book, s/question", "read_rag", "read_none"),
         Ratio("batching_speedup", "one at a time / batched, closed book", "read_none_one_at_a_time", "read_none"),
@@ -139,6 +141,8 @@ def targets_for(cfg: PerfConfig) -> list[Target]:
     return [
         Target("lora_lines_mfu", "LoRA MFU on PhoneBook lines ≥ 80% of peak", "lora_lines_mfu", ">=", 0.80),
         Target("lora_pages_mfu", "LoRA MFU on long pages ≥ 60% of peak", "lora_pages_mfu", ">=", 0.60),
+        Target("lora_bf16_speedup", "LoRA in bf16 ≥ 1.7× fp32 on lines", "lora_bf16_speedup", ">=", 1.7),
+        Target("lora_bf16_mfu", "LoRA MFU in bf16 ≥ 80% of the bf16 peak", "lora_bf16_mfu", ">=", 0.80),
         Target(
             "tokens_to_target",
             f"tokens to ≥{cfg.target_score:.0%} on {cfg.lines_task} ({facts} facts) ≤ 13,430",

@@ -24,6 +24,7 @@ from bench.harness.taskspec import task_spec
 from bench.run.memories import make_memory
 from bench.run.training import lora_config, train_lora, training_flops
 from bench.study.perf.config import PerfConfig
+from bench.study.perf.peak import bf16_native, measure_peak
 from bench.study.perf.quantities import Measure
 
 
@@ -118,6 +119,28 @@ def lines_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measu
         },
     )
     return [rate, tokens]
+
+
+def precision_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measure]:
+    """LoRA on the lines task in fp32 and in bf16 (`lora.precision`), `precision_steps` each, and the
+    bf16 matmul peak, so the speed-up and bf16's MFU are ratios of this run's own numbers."""
+    corpus = task_spec(manager, cfg.lines_task).corpus()
+    if cfg.lines_facts:
+        corpus = Corpus(corpus.name, corpus.documents[: cfg.lines_facts])
+    peak = measure_peak(lm.device, cfg.peak_size, cfg.peak_repeats)
+    measures = [
+        Measure("peak_bf16", "matmul peak, bf16", peak.bf16_gflops, "GFLOP/s", {"native": bf16_native(lm.device)})
+    ]
+    for precision in ("fp32", "bf16"):
+        name, label = f"lora_lines_{precision}", f"LoRA write, PhoneBook lines, {precision}"
+        if precision == "bf16" and not bf16_native(lm.device):
+            measures.append(Measure(name, label, None, "GFLOP/s", {"skipped": "no native bf16 on this device"}))
+            continue
+        fields = {**dict(cfg.lora_fields), "max_steps": cfg.precision_steps, "precision": precision}
+        with tempfile.TemporaryDirectory() as folder:
+            log = train_lora(lm, corpus, fields, cfg.seed, Path(folder))
+        measures.append(throughput(name, label, log, log["seconds"], lm))
+    return measures
 
 
 def pages_measure(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> Measure:
