@@ -60,7 +60,8 @@ def test_perf_measures_everything_and_derives_every_ratio_and_target(tiny_perf):
     measures = {m["name"]: m for m in doc["measures"]}
     expected = {"peak", "lora_lines", "lora_pages", "tokens_to_target", "read_none", "read_rag",
                 "read_none_one_at_a_time", "multilora_load", "multilora_preloaded", "multilora_preloaded_batched",
-                "read_icl_16", "read_icl_32", "read_icl_64", "lora_lines_fp32", "lora_lines_bf16", "peak_bf16"}  # fmt: skip
+                "read_icl_16", "read_icl_32", "read_icl_64", "lora_lines_fp32", "lora_lines_bf16",
+                "peak_bf16"}  # fmt: skip
     assert set(measures) == expected
     assert measures["peak"]["value"] == doc["peak"]["fp32_gflops"]  # the tiny model computes in fp32
     for name in ("lora_lines", "lora_pages", "lora_lines_fp32"):  # model FLOP/s = 4 N tokens / seconds
