@@ -222,18 +222,23 @@ def save_one(path: Path, commit: str | None, found: Any) -> None:
 
 def cmd_readme(args: argparse.Namespace) -> int:
     from bench.core.paths import PROJECT_ROOT
-    from bench.report.readme import refresh, stale_blocks
+    from bench.report.readme import documents, refresh, stale_blocks
 
-    path = Path(args.path)
-    text = path.read_text()
-    if args.check:
-        stale = stale_blocks(text, PROJECT_ROOT)
-        for source in stale:
-            print(f"{path}: the table from {source} differs from its records; run `kmbench readme`", file=sys.stderr)
-        return 1 if stale else 0
-    path.write_text(refresh(text, PROJECT_ROOT))
-    print(f"regenerated the record tables of {path}")
-    return 0
+    paths = [Path(args.path)] if args.path else documents(PROJECT_ROOT)
+    stale_any = False
+    for path in paths:
+        text = path.read_text()
+        if args.check:
+            stale = stale_blocks(text, PROJECT_ROOT)
+            for source in stale:
+                print(
+                    f"{path}: the table from {source} differs from its records; run `kmbench readme`", file=sys.stderr
+                )
+            stale_any = stale_any or bool(stale)
+        elif (fresh := refresh(text, PROJECT_ROOT)) != text:
+            path.write_text(fresh)
+            print(f"regenerated the record tables of {path}")
+    return 1 if stale_any else 0
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -382,7 +387,7 @@ def parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
 
     readme = sub.add_parser("readme", help="regenerate the README's tables from the committed records")
-    readme.add_argument("path", nargs="?", default="README.md")
+    readme.add_argument("path", nargs="?", default=None, help="one file (default: README.md, CONTRIBUTING.md, docs/)")
     readme.add_argument("--check", action="store_true", help="exit 1 if a table differs from its records")
     readme.set_defaults(func=cmd_readme)
 

@@ -10,8 +10,8 @@ A block in the README names the records it shows:
     ...generated text...
     <!-- /kmbench -->
 
-`kmbench readme` rewrites every block from its records; `kmbench readme --check` (and a test)
-fails when the README and the records disagree.
+`kmbench readme` rewrites every block of the README, CONTRIBUTING.md and docs/ from its records;
+`kmbench readme --check` (and a test) fails when a page and its records disagree.
 """
 
 from __future__ import annotations
@@ -75,6 +75,11 @@ def render(kind: str, source: str, root: Path) -> str:
     if kind == "depth":
         return depth_markdown(frame)
     return markdown_table(frame) if kind == "table" else summary_table(frame)
+
+
+def documents(root: Path) -> list[Path]:
+    """Every page that may hold generated blocks: the README, CONTRIBUTING and the docs."""
+    return [root / "README.md", root / "CONTRIBUTING.md", *sorted((root / "docs").rglob("*.md"))]
 
 
 def refresh(text: str, root: Path) -> str:
