@@ -5,6 +5,7 @@ A block in the README names the records it shows:
     <!-- kmbench:table leaderboard/reference/bench -->   the report's per-task tables
     <!-- kmbench:summary leaderboard/submissions/x -->   one row per task, one column per memory
     <!-- kmbench:depth leaderboard/reference/depth -->   each memory's score at each depth level
+    <!-- kmbench:breakeven leaderboard/reference/bench -->   when each memory pays off (write + n x read)
     <!-- kmbench:perf leaderboard/reference/perf.json -->  a `make perf` JSON's table
     <!-- kmbench:selection leaderboard/reference/selection/defaults.json -->  how the defaults were chosen
     ...generated text...
@@ -24,12 +25,15 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.core.metrics import stderr_column
+from bench.report.breakeven import breakeven_markdown
 from bench.report.depth import depth_markdown
 from bench.report.perf import perf_table
 from bench.report.selection import load_selection_record, selection_markdown
 from bench.report.tables import by_task, load_table, markdown_table, retention_cell
 
-BLOCK = re.compile(r"(<!-- kmbench:(table|summary|depth|perf|selection) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S)
+BLOCK = re.compile(
+    r"(<!-- kmbench:(table|summary|depth|breakeven|perf|selection) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S
+)
 
 
 def summary_table(frame: pd.DataFrame) -> str:
@@ -74,6 +78,8 @@ def render(kind: str, source: str, root: Path) -> str:
     frame = load_table(folder)
     if kind == "depth":
         return depth_markdown(frame)
+    if kind == "breakeven":
+        return breakeven_markdown(frame)
     return markdown_table(frame) if kind == "table" else summary_table(frame)
 
 

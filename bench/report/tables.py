@@ -110,8 +110,10 @@ def markdown_table(frame: pd.DataFrame, directions: Directions | None = None) ->
 
 
 def write_report(records_root: Path, reports_dir: Path) -> str:
-    """Write results.csv, results.md and the plots, and depth.md and depth.png where a corpus is
-    asked at several levels (`bench.report.depth`); return the Markdown for the terminal."""
+    """Write results.csv, results.md and the plots, breakeven.md and breakeven.png (when each memory
+    pays off, `bench.report.breakeven`), and depth.md and depth.png where a corpus is asked at
+    several levels (`bench.report.depth`); return the Markdown for the terminal."""
+    from bench.report.breakeven import breakeven_markdown, plot_breakeven
     from bench.report.plots import plot_accuracy_vs_context, plot_accuracy_vs_write_cost
 
     frame = load_table(records_root)
@@ -122,6 +124,11 @@ def write_report(records_root: Path, reports_dir: Path) -> str:
     (reports_dir / "results.md").write_text(text)
     plot_accuracy_vs_context(frame, reports_dir / "accuracy_vs_context.png", directions)
     plot_accuracy_vs_write_cost(frame, reports_dir / "accuracy_vs_write_cost.png", directions)
+    breakeven = breakeven_markdown(frame, directions)
+    if breakeven:
+        (reports_dir / "breakeven.md").write_text(breakeven)
+        plot_breakeven(frame, reports_dir / "breakeven.png")
+        text += "\n" + breakeven
     depth = depth_markdown(frame)
     if depth:
         (reports_dir / "depth.md").write_text(depth)
