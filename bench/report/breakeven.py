@@ -127,7 +127,7 @@ def plot_breakeven(frame: pd.DataFrame, path: Path) -> None:
 
     tasks = by_task(with_traits(frame))
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
-    grid = [10**k for k in range(0, 7)]
+    grid = [10 ** (k / 8) for k in range(49)]  # 1 to a million questions, smooth on log axes
     for ax, (task, rows) in zip(axes[0], tasks, strict=True):
         first = rows[rows["model"] == rows["model"].iloc[0]]
         colors = dict(zip(first["memory"], first["memory_color"], strict=True))
