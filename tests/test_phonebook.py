@@ -82,3 +82,18 @@ def test_the_128k_book_has_the_studys_16_sectors():
     sectors = json.loads(SECTORS.read_text())
     assert len(sectors) == 6202 and sorted(set(sectors.values())) == list(range(16))
     assert sectors["pb0"] == 0 and sectors["pb386"] == 0 and sectors["pb387"] == 1 and sectors["pb6201"] == 15
+
+
+def test_absent_people_are_in_no_book_and_a_number_for_them_is_made_up():
+    from conftest import task_utils
+
+    from tasks.kmb_phonebook.absent import absent_names
+
+    utils = task_utils("kmb_phonebook")
+    names = absent_names()
+    assert len(set(names)) == len(names) == 36 and not set(names) & {e.name for e in read_book()}
+    doc = {"name": names[0], "answer": "unknown"}
+    assert utils.process_absent(doc, ["Unknown."]) == {"abstain": 1.0, "made_up": 0.0}
+    assert utils.process_absent(doc, [" I don't know their number"]) == {"abstain": 1.0, "made_up": 0.0}
+    assert utils.process_absent(doc, [" 603-556-7631"]) == {"abstain": 0.0, "made_up": 1.0}
+    assert utils.process_absent(doc, [" Sorry, no idea\n603-556-7631"]) == {"abstain": 0.0, "made_up": 0.0}  # line 1

@@ -67,3 +67,14 @@ def process_names(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     other = doc.get("other")
     named = _names(answer, doc["answer"]) and not (other and _names(answer, other))
     return {"exact_match": float(normalize(answer) == normalize(doc["answer"])), "name_match": float(named)}
+
+
+ABSTAIN = re.compile(r"\bunknown\b|\bdon'?t know\b|\bdo not know\b|\bnot (?:known|listed|available|sure)\b", re.I)
+NUMBER = re.compile(r"\d{3}\D{0,2}\d{3}\D{0,2}\d{4}")
+
+
+def process_absent(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
+    """abstain: the first answer line says it does not know; made_up: it holds a phone number
+    (the person is in no book, so any number is invented), whatever else it says."""
+    answer = _first_line(results)
+    return {"abstain": float(bool(ABSTAIN.search(answer))), "made_up": float(bool(NUMBER.search(answer)))}
