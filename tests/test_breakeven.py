@@ -44,3 +44,19 @@ def test_the_markdown_has_every_crossing_from_the_records_and_leaves_partial_run
     text = breakeven_markdown(frame(), Directions({"t": {"exact_match": True}}))
     assert "| `lora` | 100.0 | 110.0 | 0.100 | `icl` | 220 |" in text  # 110 / (0.6 - 0.1)
     assert "`rag`" not in text and "| 1,000 | `none` (0.0, 100), `lora` (100.0, 210) |" in text
+
+
+def test_each_memory_gain_over_its_sham_comes_from_the_two_tasks_records():
+    from bench.report.sham import sham_markdown, sham_pairs
+
+    rows = [{"task": task, "model": "m", "memory": memory, "primary_metric": "exact_match", "exact_match": score,
+             "limit": None}
+            for task, memory, score in [("kmb_phonebook_1k", "lora", 1.0), ("kmb_phonebook_1k_sham", "lora", 0.05),
+                                        ("kmb_phonebook_1k", "rag", 1.0), ("kmb_phonebook_1k", "none", 0.0),
+                                        ("kmb_phonebook_1k_sham", "none", 0.0)]]  # fmt: skip
+    frame = pd.DataFrame(rows)
+    assert sham_pairs(["kmb_phonebook_1k", "kmb_phonebook_1k_sham"]) == {"kmb_phonebook_1k_sham": "kmb_phonebook_1k"}
+    text = sham_markdown(frame)
+    assert "| m | `lora` | 100.0 | 5.0 | +95.0 |" in text and "| m | `none` | 0.0 | 0.0 | +0.0 |" in text
+    assert "`rag`" not in text  # no sham run of it: no gain to show
+    assert sham_markdown(frame[frame["task"] == "kmb_phonebook_1k"]) == ""

@@ -42,6 +42,7 @@ class TaskSpec:
     judged: bool = False  # whether the optional LLM judge (`--judge`) grades this task's answers
     level: str | None = None  # `metadata.level`; part of equality and hash, like the other plain fields
     rows: int | None = None  # `metadata.rows`: the task uses the first rows of its data files
+    sham_of: str | None = None  # `metadata.sham_of`: the task whose questions this asks over a sham corpus
     # metric name -> its metric_list entry's `higher_is_better` (lm-eval's default where absent)
     higher_is_better: Mapping[str, bool] = field(default_factory=dict, compare=False)
 
@@ -113,6 +114,7 @@ def task_spec(manager, name: str) -> TaskSpec:
         judged=bool(meta.get("judge")),
         level=task_level(name, meta.get("level")),
         rows=int(meta["rows"]) if meta.get("rows") is not None else None,
+        sham_of=str(meta["sham_of"]) if meta.get("sham_of") else None,
         higher_is_better={
             m["metric"]: bool(m["higher_is_better"]) if "higher_is_better" in m else default_direction(m["metric"])
             for m in entries

@@ -110,11 +110,13 @@ def markdown_table(frame: pd.DataFrame, directions: Directions | None = None) ->
 
 
 def write_report(records_root: Path, reports_dir: Path) -> str:
-    """Write results.csv, results.md and the plots, breakeven.md and breakeven.png (when each memory
-    pays off, `bench.report.breakeven`), and depth.md and depth.png where a corpus is asked at
-    several levels (`bench.report.depth`); return the Markdown for the terminal."""
+    """Write results.csv, results.md and the plots; breakeven.md and .png (when each memory pays
+    off, `bench.report.breakeven`); sham.md (each memory's gain over its sham control,
+    `bench.report.sham`); depth.md and .png where a corpus is asked at several levels
+    (`bench.report.depth`). Return the Markdown for the terminal."""
     from bench.report.breakeven import breakeven_markdown, plot_breakeven
     from bench.report.plots import plot_accuracy_vs_context, plot_accuracy_vs_write_cost
+    from bench.report.sham import sham_markdown
 
     frame = load_table(records_root)
     directions = directions_for(frame["task"].unique())
@@ -129,6 +131,10 @@ def write_report(records_root: Path, reports_dir: Path) -> str:
         (reports_dir / "breakeven.md").write_text(breakeven)
         plot_breakeven(frame, reports_dir / "breakeven.png")
         text += "\n" + breakeven
+    sham = sham_markdown(frame)
+    if sham:
+        (reports_dir / "sham.md").write_text(sham)
+        text += "\n" + sham
     depth = depth_markdown(frame)
     if depth:
         (reports_dir / "depth.md").write_text(depth)

@@ -24,7 +24,7 @@ metadata:
   version: 1
   qa: data/{stem}_absent_qa.jsonl
   corpus: data/{stem}_corpus.jsonl
-  probe: absent
+  absent_of: kmb_phonebook_1k
   questions: {questions}
 """
 
