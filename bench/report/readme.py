@@ -6,6 +6,7 @@ A block in the README names the records it shows:
     <!-- kmbench:summary leaderboard/submissions/x -->   one row per task, one column per memory
     <!-- kmbench:depth leaderboard/reference/depth -->   each memory's score at each depth level
     <!-- kmbench:breakeven leaderboard/reference/bench -->   when each memory pays off (write + n x read)
+    <!-- kmbench:sham leaderboard/reference/controls -->   each memory's gain over its sham control
     <!-- kmbench:perf leaderboard/reference/perf.json -->  a `make perf` JSON's table
     <!-- kmbench:selection leaderboard/reference/selection/defaults.json -->  how the defaults were chosen
     ...generated text...
@@ -29,10 +30,11 @@ from bench.report.breakeven import breakeven_markdown
 from bench.report.depth import depth_markdown
 from bench.report.perf import perf_table
 from bench.report.selection import load_selection_record, selection_markdown
+from bench.report.sham import sham_markdown
 from bench.report.tables import by_task, load_table, markdown_table, retention_cell
 
 BLOCK = re.compile(
-    r"(<!-- kmbench:(table|summary|depth|breakeven|perf|selection) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S
+    r"(<!-- kmbench:(table|summary|depth|breakeven|sham|perf|selection) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S
 )
 
 
@@ -80,6 +82,8 @@ def render(kind: str, source: str, root: Path) -> str:
         return depth_markdown(frame)
     if kind == "breakeven":
         return breakeven_markdown(frame)
+    if kind == "sham":
+        return sham_markdown(frame)
     return markdown_table(frame) if kind == "table" else summary_table(frame)
 
 
