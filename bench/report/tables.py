@@ -31,7 +31,7 @@ def retention_cell(value: float | None) -> str:
 
 
 # Shown after a task's primary metric, when the task reports them.
-SECONDARY_METRICS = ("exact_match", "f1", "judge", "router_precision", "digits_match", "name_match")
+SECONDARY_METRICS = ("exact_match", "f1", "judge", "router_precision", "digits_match", "name_match", "made_up")
 
 
 def human_bytes(n: float) -> str:
