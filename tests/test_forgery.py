@@ -270,3 +270,14 @@ def test_seed_shopping_is_refused(tmp_path, capsys):
     record, _ = copy_row(PHONEBOOK, "kmb_phonebook_1k", "lora", tmp_path)
     edit(record, lambda d: d["memory"]["config"].update(seed=7))
     assert "memory config seed 7 differs from the run's seed 0" in refused(record.parents[3], capsys)
+
+
+def test_a_judge_on_a_task_without_one_is_refused(closed_book, capsys):
+    """The judge is part of a row's identity: on a task with no judge it would let one run be
+    submitted many times under made-up judge names and averaged."""
+    from bench.harness.judging import STUDY
+
+    folder, record, _ = closed_book
+    judge = {"model": "judge-1", "model_id": "judge-1", "rubric_sha256": STUDY.sha256, "unparseable": 0, "scale": 10}
+    edit(record, lambda d: d.update(judge=judge, forgetting=None, schema_version=2))  # v1 migrates judge away
+    assert "has no judge, yet the record names one" in refused(folder, capsys)

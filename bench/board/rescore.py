@@ -105,10 +105,15 @@ def token_count(v: Validation, model: str, text: str) -> int:
     return len(v.tokenizers[model](text, add_special_tokens=False).input_ids)
 
 
-def check_judge(v: Validation, path: Path, r: RunRecord, samples: list) -> None:
-    """The rubric is one this kmbench knows (the current one, or the legacy one by its hash), its
-    scale is the record's, and the malformed count is what re-parsing the outputs gives."""
+def check_judge(v: Validation, path: Path, r: RunRecord, samples: list, facts: TaskFacts) -> None:
+    """Only a task with a judge has judged records (the judge is part of a row's identity, so a
+    free-text judge on another task would make copies of one run); the rubric is one this kmbench
+    knows (the current one, or the legacy one by its hash), its scale is the record's, and the
+    malformed count is what re-parsing the outputs gives."""
     if r.judge is None:
+        return
+    if not facts.judged:
+        v.fail(path, f"task {r.task.name!r} has no judge, yet the record names one ({r.judge.model!r})")
         return
     rubric = rubric_by_hash(r.judge.rubric_sha256)
     if rubric is None:

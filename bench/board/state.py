@@ -20,6 +20,7 @@ class TaskFacts:
     process_results: Any
     primary_metric: str
     corpus: Any = None  # the task's Corpus, for re-deriving oracle routing
+    judged: bool = False  # whether the task has a judge (`metadata.judge`): only then may a record name one
 
 
 @dataclass
@@ -59,5 +60,7 @@ def task_facts(v: Validation, name: str) -> TaskFacts | None:
         docs = [dict(d) for d in task.test_docs()]
         corpus = spec.corpus() if spec.corpus_path else None
         sha = corpus.sha256 if corpus else ""
-        v.tasks[name] = TaskFacts(spec.version, sha, docs, config.get("process_results"), spec.primary_metric, corpus)
+        v.tasks[name] = TaskFacts(
+            spec.version, sha, docs, config.get("process_results"), spec.primary_metric, corpus, spec.judged
+        )
     return v.tasks[name]

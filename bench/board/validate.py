@@ -231,7 +231,7 @@ def check_record(v: Validation, path: Path, sub: dict[str, Any] | None) -> RunRe
     samples = check_samples(v, path, record, facts) if facts is not None else None
     if facts is not None and samples is not None:
         check_routing(v, path, record, memory, facts, samples)
-        check_judge(v, path, record, samples)
+        check_judge(v, path, record, samples, facts)
     traits = memory.traits if memory is not None else traits_of(record.memory.name)
     for problem in cost_problems(record, traits, samples):
         v.fail(path, problem)
