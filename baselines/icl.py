@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
-from bench.model.packing import count_tokens, pack, with_instruction
+from bench.model.packing import count_tokens, joiner_cost, pack, with_instruction
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class ICLMemory(Memory):
         self._bytes = sum(len(t.encode()) for t in self._texts)
         instruction = self.config.instruction
         self._instruction_tokens = count_tokens(model.tokenizer, instruction) + 1 if instruction else 0
-        self._joiner = (self.config.joiner, count_tokens(model.tokenizer, self.config.joiner))
+        self._joiner = joiner_cost(model.tokenizer, self.config.joiner)
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         """The same packed prefix for every query; what does not fit is counted as dropped. The

@@ -9,7 +9,7 @@ from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.config import check
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.model.embedding import embed, load_embedder, param_count
-from bench.model.packing import chunk_texts, count_tokens, pack, with_instruction
+from bench.model.packing import chunk_texts, count_tokens, joiner_cost, pack, with_instruction
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class RAGMemory(Memory):
         self._index.add(vectors)
         self._write_tokens = sum(self._chunk_tokens)
         self._instruction_tokens = count_tokens(tok, cfg.instruction) + 1 if cfg.instruction else 0
-        self._joiner = (cfg.joiner, count_tokens(tok, cfg.joiner))
+        self._joiner = joiner_cost(tok, cfg.joiner)
         self._bytes = vectors.nbytes + sum(len(c.encode()) for c in self._chunks)
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:

@@ -45,6 +45,12 @@ def pack(
     return Packed(joiner.join(kept), used, len(kept), len(pieces) - len(kept))
 
 
+def joiner_cost(tokenizer: Any, joiner: str) -> tuple[str, int]:
+    """A joiner and the tokens `pack` counts for it: the default separator as one, as every record
+    before joiners existed was packed, any other as its own token count."""
+    return joiner, 1 if joiner == SEPARATOR else count_tokens(tokenizer, joiner)
+
+
 def with_instruction(instruction: str, text: str) -> str:
     """The instruction (if any) on the line before the packed context; no context, no instruction."""
     return f"{instruction}{SEPARATOR}{text}" if instruction and text else text
