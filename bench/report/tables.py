@@ -8,7 +8,7 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.core.metrics import stderr_column
-from bench.report.depth import depth_columns, depth_markdown, plot_depth
+from bench.report.depth import depth_columns
 from bench.report.directions import Directions, directions_for
 from bench.report.traits import trait_columns, with_traits
 from bench.run.record import find_records, load_record
@@ -107,37 +107,3 @@ def markdown_table(frame: pd.DataFrame, directions: Directions | None = None) ->
             lines.append("| " + " | ".join(cells) + " |")
         sections.append("\n".join(lines))
     return "\n\n".join(sections) + "\n"
-
-
-def write_report(records_root: Path, reports_dir: Path) -> str:
-    """Write results.csv, results.md and the plots; breakeven.md and .png (when each memory pays
-    off, `bench.report.breakeven`); sham.md (each memory's gain over its sham control,
-    `bench.report.sham`); depth.md and .png where a corpus is asked at several levels
-    (`bench.report.depth`). Return the Markdown for the terminal."""
-    from bench.report.breakeven import breakeven_markdown, plot_breakeven
-    from bench.report.plots import plot_accuracy_vs_context, plot_accuracy_vs_write_cost
-    from bench.report.sham import sham_markdown
-
-    frame = load_table(records_root)
-    directions = directions_for(frame["task"].unique())
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(reports_dir / "results.csv", index=False)
-    text = markdown_table(frame, directions)
-    (reports_dir / "results.md").write_text(text)
-    plot_accuracy_vs_context(frame, reports_dir / "accuracy_vs_context.png", directions)
-    plot_accuracy_vs_write_cost(frame, reports_dir / "accuracy_vs_write_cost.png", directions)
-    breakeven = breakeven_markdown(frame, directions)
-    if breakeven:
-        (reports_dir / "breakeven.md").write_text(breakeven)
-        plot_breakeven(frame, reports_dir / "breakeven.png")
-        text += "\n" + breakeven
-    sham = sham_markdown(frame)
-    if sham:
-        (reports_dir / "sham.md").write_text(sham)
-        text += "\n" + sham
-    depth = depth_markdown(frame)
-    if depth:
-        (reports_dir / "depth.md").write_text(depth)
-        plot_depth(frame, reports_dir / "depth.png")
-        text += "\n" + depth
-    return text + f"\n(table, CSV and plots in {reports_dir}/)"
