@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
-from bench.model.packing import count_tokens, joiner_cost, pack, with_instruction
+from bench.model.packing import count_tokens, instruction_cost, joiner_cost, pack, with_instruction
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class ICLMemory(Memory):
         self._tokens = [count_tokens(model.tokenizer, t) for t in self._texts]
         self._bytes = sum(len(t.encode()) for t in self._texts)
         instruction = self.config.instruction
-        self._instruction_tokens = count_tokens(model.tokenizer, instruction) + 1 if instruction else 0
+        self._instruction_tokens = instruction_cost(model.tokenizer, instruction)
         self._joiner = joiner_cost(model.tokenizer, self.config.joiner)
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:

@@ -29,7 +29,7 @@ from bench.model.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from bench.model.cost import PeakMemory
 from bench.model.distill import distill_loss
 from bench.model.loading import render_prompt
-from bench.model.packing import count_tokens
+from bench.model.packing import count_tokens, pack
 from bench.parts.synth import internalize, parse_format
 
 ADAPTER = "main"
@@ -201,11 +201,9 @@ def with_contexts(
     window_of: dict[str, list[int]] = {}
     start = 0
     while start < len(texts):
-        end, used = start + 1, lengths[start]
-        while end < len(texts) and used + 1 + lengths[end] <= window:
-            used += 1 + lengths[end]
-            end += 1
-        ids = tok("\n".join(texts[start:end]), add_special_tokens=False).input_ids[:window]
+        packed = pack(texts[start:], lengths[start:], window)
+        end = start + max(1, packed.kept)  # a document longer than the window is its own, cut below
+        ids = tok(packed.text or texts[start], add_special_tokens=False).input_ids[:window]
         ids += tok("\n\n", add_special_tokens=False).input_ids
         window_of.update({source.documents[i].id: ids for i in range(start, end)})
         start = end
@@ -218,8 +216,8 @@ def with_contexts(
     return [replace(e, context_ids=c) for e, c in zip(examples, contexts, strict=True)]
 
 
-def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-padded ids; labels are -100 on the prompt and padding so only answers are learned."""
+def collate(batch: Sequence[Example], pad_id: int, device: Any = "cpu") -> dict[str, torch.Tensor]:
+    """Right-padded ids on `device`; labels are -100 on the prompt and padding so only answers are learned."""
     width = max(e.length for e in batch)
     ids = torch.full((len(batch), width), pad_id)
     labels = torch.full((len(batch), width), -100)
@@ -231,7 +229,7 @@ def collate(batch: Sequence[Example], pad_id: int) -> dict[str, torch.Tensor]:
         labels[row, len(e.prompt_ids) : len(seq)] = torch.tensor(
             [-100 if t == e.unlearned else t for t in e.target_ids]
         )
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
 
 
 def row_groups(batch: Sequence[Example], vocab_size: int) -> list[list[Example]]:
@@ -282,7 +280,7 @@ def batch_loss(
     gradient is the one-forward gradient, only without holding every group's logits at once.
     In bf16 only the forward runs under autocast; backward follows the forward's dtypes.
     """
-    batches = [{k: v.to(device) for k, v in collate(g, pad_id).items()} for g in groups]
+    batches = [collate(g, pad_id, device) for g in groups]
     tokens = sum(int(b["attention_mask"].sum()) for b in batches)
     bf16 = forward_precision(device, precision)
     if len(batches) == 1:
@@ -307,9 +305,8 @@ def distill_batch(
 
     The teacher is the same model with the adapter off, reading each example's context first; the
     loss compares the two on the example's learned tokens, which sit in the same order in both."""
-    student = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
-    teacher_rows = [replace(e, prompt_ids=e.context_ids + e.prompt_ids) for e in batch]
-    teacher = {k: v.to(device) for k, v in collate(teacher_rows, pad_id).items()}
+    student = collate(batch, pad_id, device)
+    teacher = collate([replace(e, prompt_ids=e.context_ids + e.prompt_ids) for e in batch], pad_id, device)
     with torch.no_grad(), peft_model.disable_adapter(), forward_precision(device, cfg.precision):
         taught = peft_model(teacher["input_ids"], attention_mask=teacher["attention_mask"], output_hidden_states=True)
     with forward_precision(device, cfg.precision):
@@ -403,8 +400,8 @@ def train_adapter(
     peft_model = get_peft_model(model.model, peft_config(cfg, model.model))
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total = cfg.max_steps or cfg.epochs * math.ceil(len(examples) / cfg.batch_size)
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    total = cfg.max_steps or cfg.epochs * per_epoch
     vocab_size = model.model.get_output_embeddings().weight.shape[0]
     pad_id = model.tokenizer.pad_token_id
     state = (load_checkpoint(checkpoint, peft_model, optimizer) if checkpoint else None) or TrainState()

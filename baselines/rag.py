@@ -9,7 +9,7 @@ from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.config import check
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.model.embedding import embed, load_embedder, param_count
-from bench.model.packing import chunk_texts, count_tokens, joiner_cost, pack, with_instruction
+from bench.model.packing import chunk_texts, count_tokens, instruction_cost, joiner_cost, pack, with_instruction
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class RAGMemory(Memory):
         self._index = faiss.IndexFlatIP(vectors.shape[1])
         self._index.add(vectors)
         self._write_tokens = sum(self._chunk_tokens)
-        self._instruction_tokens = count_tokens(tok, cfg.instruction) + 1 if cfg.instruction else 0
+        self._instruction_tokens = instruction_cost(tok, cfg.instruction)
         self._joiner = joiner_cost(tok, cfg.joiner)
         self._bytes = vectors.nbytes + sum(len(c.encode()) for c in self._chunks)
 

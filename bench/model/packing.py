@@ -51,6 +51,11 @@ def joiner_cost(tokenizer: Any, joiner: str) -> tuple[str, int]:
     return joiner, 1 if joiner == SEPARATOR else count_tokens(tokenizer, joiner)
 
 
+def instruction_cost(tokenizer: Any, instruction: str) -> int:
+    """Tokens an instruction takes from the budget: its own and the separator after it (none if empty)."""
+    return count_tokens(tokenizer, instruction) + 1 if instruction else 0
+
+
 def with_instruction(instruction: str, text: str) -> str:
     """The instruction (if any) on the line before the packed context; no context, no instruction."""
     return f"{instruction}{SEPARATOR}{text}" if instruction and text else text

@@ -16,7 +16,7 @@ import pandas as pd
 
 from bench.report.directions import Directions, directions_for
 from bench.report.pareto import pareto_front
-from bench.report.tables import by_task
+from bench.report.tables import by_task, full_runs
 from bench.report.traits import with_traits
 
 WORKLOADS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
@@ -41,7 +41,7 @@ def cost_models(rows: pd.DataFrame, unit: str) -> list[Cost]:
     Partial runs (`limit`) are left out: their score is not the task's."""
     write, read = UNITS[unit]
     metric = rows["primary_metric"].iloc[0]
-    full = rows[rows["limit"].isna()] if "limit" in rows else rows
+    full = full_runs(rows)
     full = full.assign(read_flops_per_query=full["read_flops"] / full["n_queries"].clip(lower=1))
     models = []
     for memory, mine in full.groupby("memory", sort=False):

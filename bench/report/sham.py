@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report.directions import default_manager
+from bench.report.tables import full_runs
 
 
 def sham_pairs(tasks: list[str], manager: Any = None) -> dict[str, str]:
@@ -41,8 +42,7 @@ def sham_markdown(frame: pd.DataFrame, manager: Any = None) -> str:
             f"| model | memory | {metric} % on {real} | on the sham | gain |",
             "|---|---|---|---|---|",
         ]
-        full = frame[frame["limit"].isna()] if "limit" in frame else frame
-        mean = full.groupby(["task", "model", "memory"])[metric].mean()
+        mean = full_runs(frame).groupby(["task", "model", "memory"])[metric].mean()
         for (task, model, memory), score in mean.items():
             if task != real or (sham, model, memory) not in mean.index:
                 continue

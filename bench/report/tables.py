@@ -65,6 +65,11 @@ def metric_cell(row: pd.Series, metric: str) -> str:
     return cell + (f" ± {100 * stderr:.1f}" if stderr is not None and not pd.isna(stderr) else "")
 
 
+def full_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of runs that asked every question: a run `limit`ed to the first few is not the task's score."""
+    return frame[frame["limit"].isna()] if "limit" in frame else frame
+
+
 def by_task(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     """(task, its rows) in natural order: kmb_phonebook_2k before kmb_phonebook_16k."""
     from bench.harness.taskspec import natural_key

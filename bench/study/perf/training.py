@@ -85,14 +85,17 @@ def throughput(name: str, label: str, log: dict[str, Any], seconds: float, lm: L
     return Measure(name, label, training_flops(log, lm.n_params) / seconds / 1e9, "GFLOP/s", details)
 
 
+def lines_corpus(manager: Any, cfg: PerfConfig) -> Corpus:
+    """The lines task's facts, its first `lines_facts` when set."""
+    corpus = task_spec(manager, cfg.lines_task).corpus()
+    return Corpus(corpus.name, corpus.documents[: cfg.lines_facts]) if cfg.lines_facts else corpus
+
+
 def lines_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measure]:
     """LoRA on the study's PhoneBook lines: its throughput, and the tokens and seconds it took to
     reach the target score (checked every `eval_every` steps; training stops at the first
     checkpoint that reaches it)."""
-    spec = task_spec(manager, cfg.lines_task)
-    corpus = spec.corpus()
-    if cfg.lines_facts:
-        corpus = Corpus(corpus.name, corpus.documents[: cfg.lines_facts])
+    corpus = lines_corpus(manager, cfg)
     limit = cfg.lines_facts or None
     fields = dict(cfg.lora_fields)
     every = cfg.eval_every or math.ceil(len(corpus.documents) / lora_config(fields, cfg.seed).batch_size)
@@ -124,9 +127,7 @@ def lines_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measu
 def precision_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measure]:
     """LoRA on the lines task in fp32 and in bf16 (`lora.precision`), `precision_steps` each, and the
     bf16 matmul peak, so the speed-up and bf16's MFU are ratios of this run's own numbers."""
-    corpus = task_spec(manager, cfg.lines_task).corpus()
-    if cfg.lines_facts:
-        corpus = Corpus(corpus.name, corpus.documents[: cfg.lines_facts])
+    corpus = lines_corpus(manager, cfg)
     peak = measure_peak(lm.device, cfg.peak_size, cfg.peak_repeats)
     measures = [
         Measure("peak_bf16", "matmul peak, bf16", peak.bf16_gflops, "GFLOP/s", {"native": bf16_native(lm.device)})
