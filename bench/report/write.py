@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.report.breakeven import breakeven_markdown, plot_breakeven
 from bench.report.depth import depth_markdown, plot_depth
-from bench.report.directions import directions_for
+from bench.report.directions import default_manager, directions_for
 from bench.report.plots import plot_accuracy_vs_context, plot_accuracy_vs_write_cost
 from bench.report.sham import sham_markdown
 from bench.report.tables import load_table, markdown_table
@@ -20,7 +20,8 @@ def write_report(records_root: Path, reports_dir: Path) -> str:
     (`bench.report.depth`). Return the Markdown for the terminal."""
 
     frame = load_table(records_root)
-    directions = directions_for(frame["task"].unique())
+    manager = default_manager()  # one task index for the metrics' directions and the sham pairs
+    directions = directions_for(frame["task"].unique(), manager)
     reports_dir.mkdir(parents=True, exist_ok=True)
     frame.to_csv(reports_dir / "results.csv", index=False)
     text = markdown_table(frame, directions)
@@ -32,7 +33,7 @@ def write_report(records_root: Path, reports_dir: Path) -> str:
         (reports_dir / "breakeven.md").write_text(breakeven)
         plot_breakeven(frame, reports_dir / "breakeven.png")
         text += "\n" + breakeven
-    sham = sham_markdown(frame)
+    sham = sham_markdown(frame, manager)
     if sham:
         (reports_dir / "sham.md").write_text(sham)
         text += "\n" + sham
