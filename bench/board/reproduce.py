@@ -1,14 +1,17 @@
 """Rerun a submitted row and compare its answers: greedy decoding makes reproduction cheap.
 
 A record's model, memory config, seed and context budget say exactly how to run it again.
-`reproduce` reruns the row's questions (all of them for a small task, an even spread of
-`SAMPLE` for a larger one) and counts the answers that come out identical. It needs the model
-offline; an adapter memory is retrained only when its stated training time is under a cap
-(its adapter is then cached by content, so the rows that share it train it once). Whatever
-cannot be checked is said, with the reason, never counted as reproduced.
+`reproduce` reruns every question the row answered and, where the record carries retention,
+the forgetting probe on both sides (the memory's answers and the base model's), and counts
+the answers that come out identical. It needs the model offline; an adapter memory is
+retrained only when its stated training time is under a cap (its adapter is then cached by
+content, so the rows that share it train it once). Whatever cannot be checked is said, with
+the reason, never counted as reproduced.
 
-What it shows: the responses came from this model with this memory. What it cannot: the
-seconds (see `bench.board.plausible`), and the retention probe's answers (re-scored, not rerun).
+A row is *reproduced in full* (`in_full`) when every question was rerun, at least
+`MIN_IDENTICAL` of the answers came out identical, and so did its probe answers: only such
+a row is ranked on the board. What a rerun cannot show: the seconds (see
+`bench.board.plausible`).
 """
 
 from __future__ import annotations
@@ -22,48 +25,79 @@ from typing import Any
 
 from bench.core.errors import UserError
 
-FULL_UP_TO = 64  # tasks with at most this many questions are rerun in full
-SAMPLE = 32  # questions rerun on a larger task, spread evenly over it
-MIN_IDENTICAL = 0.9  # below this share of identical answers the row is refused
+MIN_IDENTICAL = 0.9  # below this share of identical answers the row is refused (another CPU may flip a greedy tie)
 LOGPROB_TOLERANCE = 1e-4
 
 
 @dataclass(frozen=True)
 class Reproduction:
-    """What one rerun found: `identical` of `checked` answers, or why nothing was checked."""
+    """What one rerun found: `identical` of `checked` answers (and of the retention probe's, where
+    the record has one), or why nothing was checked. Entries saved before the probe was rerun
+    read with `probe_checked` 0: they stay short of `in_full` for a row that carries retention."""
 
     run_id: str
     checked: int = 0
     identical: int = 0
     reason: str = ""  # empty when checked
     example: str = ""  # the first difference, for the problem line
+    probe_checked: int = 0  # probe answers compared, the memory's and the base model's together
+    probe_identical: int = 0
+    mismatch: str = ""  # what the loaded model contradicts in the record (its parameter count)
+
+    def __post_init__(self) -> None:
+        counts = (self.checked, self.identical, self.probe_checked, self.probe_identical)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+            raise UserError(f"reproduction {self.run_id}: counts must be whole numbers >= 0, not {counts}")
+        if self.identical > self.checked or self.probe_identical > self.probe_checked:
+            raise UserError(f"reproduction {self.run_id}: more identical answers than checked")
 
     @property
     def refused(self) -> bool:
-        return self.checked > 0 and self.identical < MIN_IDENTICAL * self.checked
+        return (
+            bool(self.mismatch)
+            or (self.checked > 0 and self.identical < MIN_IDENTICAL * self.checked)
+            or (self.probe_checked > 0 and self.probe_identical < MIN_IDENTICAL * self.probe_checked)
+        )
+
+    def in_full(self, questions: int, retention: bool) -> bool:
+        """Every one of the row's `questions` rerun (and its probe, when it carries `retention`), none refused."""
+        probe_done = self.probe_checked > 0 or not retention
+        return self.checked == questions > 0 and probe_done and not self.refused
+
+    def board_cell(self, questions: int, retention: bool) -> str:
+        """The board's `reproduced` cell: what was rerun, and what a full reproduction still lacks."""
+        if not self.checked:
+            return f"pending: {self.reason}"
+        lacking = [f"{self.checked} of {questions} questions"] if self.checked != questions else []
+        lacking += ["probe not rerun"] if retention and not self.probe_checked else []
+        return self.cell() + (f" (pending: {', '.join(lacking)})" if lacking else "")
 
     def cell(self) -> str:
-        """The board's `reproduced` cell."""
-        return f"{self.identical}/{self.checked}" if self.checked else f"not checked: {self.reason}"
+        """What the rerun found, as a claim is compared with it."""
+        if not self.checked:
+            return f"not checked: {self.reason}"
+        probe = f", probe {self.probe_identical}/{self.probe_checked}" if self.probe_checked else ""
+        return f"{self.identical}/{self.checked}{probe}"
 
 
 @dataclass
 class Reproducer:
-    """Reruns rows within a time budget, loading each model once."""
+    """Reruns rows within a time budget, loading each model (and asking its base probe) once."""
 
     budget_seconds: float = 1800.0
     max_write_seconds: float = 300.0  # retrain an adapter only when it trained this fast for the submitter
     batch_size: int = 16
-    only_unchecked: bool = False  # rerun only the rows no committed reproduction checked (sittings add up)
+    pending_only: bool = False  # rerun only rows the trusted reproductions do not hold in full
     started: float = field(default_factory=time.perf_counter)
     models: dict[tuple[str, bool], Any] = field(default_factory=dict)
+    base_probes: dict[tuple[str, bool, int], list[str]] = field(default_factory=dict)
     on_found: Callable[[Reproduction], None] | None = None  # told after each row, so a stopped rerun keeps its work
 
     def left(self) -> float:
         return self.budget_seconds - (time.perf_counter() - self.started)
 
     def run(self, record: Any, memory: Any, samples: list[dict[str, Any]], context_budget: int | None) -> Reproduction:
-        """Rerun one record's questions with `memory` (built from its config, not yet written) and compare."""
+        """Rerun one record's questions (and probe) with `memory`, built from its config and not yet written."""
         rid = record.run.run_id
         if self.left() <= 0:
             return Reproduction(rid, reason=f"the {self.budget_seconds:.0f} s reproduction budget was spent")
@@ -75,13 +109,23 @@ class Reproducer:
                 rid, reason=f"training took {record.cost.write_seconds:.0f} s, over the {cap:.0f} s cap"
             )
         try:
-            rerun = self.answers(record, memory, question_ids(record.task.n_queries), context_budget)
+            rerun, probe = self.answers(record, memory, context_budget)
         except UserError as exc:
             return Reproduction(rid, reason=str(exc))
-        return compare(rid, samples, rerun)
+        found = compare(rid, samples, rerun)
+        loaded = self.models[(record.model.name, record.model.chat_template)].n_params
+        if loaded != record.model.n_params:
+            found = Reproduction(**{**asdict(found), "mismatch": f"the model has {loaded:,} parameters, "
+                                    f"the record says {record.model.n_params:,}: costs follow from it"})  # fmt: skip
+        if probe is None or record.forgetting is None:
+            return found
+        claimed = [*record.forgetting.memory_answers, *record.forgetting.base_answers]
+        same_probe = sum(a == b for a, b in zip(claimed, probe, strict=False))
+        return Reproduction(**{**asdict(found), "probe_checked": len(probe), "probe_identical": same_probe})
 
-    def answers(self, record: Any, memory: Any, ids: list[int], context_budget: int | None) -> dict[int, Any]:
-        """doc_id -> filtered response, rerun through lm-eval exactly as `kmbench run` runs it."""
+    def answers(self, record: Any, memory: Any, context_budget: int | None) -> tuple[dict[int, Any], list[str] | None]:
+        """doc_id -> filtered response, rerun through lm-eval exactly as `kmbench run` runs it; and,
+        for a record with retention, the probe's answers: the memory's, then the base model's."""
         import transformers
 
         from bench.answer.lm import MemoryLM, evaluate
@@ -89,6 +133,8 @@ class Reproducer:
         from bench.harness.taskspec import task_manager, task_spec
         from bench.model.adapters import unload_adapters
         from bench.model.loading import load_model
+        from bench.run.memories import make_memory
+        from bench.run.retention import ask_probe
 
         key = (record.model.name, record.model.chat_template)
         if key not in self.models:
@@ -96,32 +142,33 @@ class Reproducer:
         lm, seed = self.models[key], record.run.seed
         manager = task_manager()
         spec = task_spec(manager, record.task.name)
-        full = len(ids) == record.task.n_queries  # as the run itself: its limit, same batches
+        reader = Reader(lm, self.batch_size)
+        probe = None
         try:
             transformers.set_seed(seed)
             memory.write(spec.corpus(), lm)
             transformers.set_seed(seed)
             results = evaluate(
-                MemoryLM(memory, Reader(lm, self.batch_size), context_budget),
+                MemoryLM(memory, reader, context_budget),
                 spec.name,
                 manager,
                 seed,
-                limit=record.task.limit if full else None,
-                samples=None if full else {spec.name: ids},
+                limit=record.task.limit,  # as the run itself: its limit, same batches
                 bootstrap_iters=0,
             )
+            if record.forgetting is not None:
+                probe = ask_probe(memory, reader, manager, seed)[0]
         finally:
             unload_adapters(lm)
+        if probe is not None:
+            if (*key, seed) not in self.base_probes:
+                closed = make_memory("none", {}, seed)
+                self.base_probes[(*key, seed)] = ask_probe(closed, reader, manager, seed)[0]
+            probe = probe + self.base_probes[(*key, seed)]
         rows = results["samples"][spec.name]
-        return {int(s["doc_id"]): s["filtered_resps"][0] if isinstance(s["filtered_resps"][0], str) else
-                [list(x) for x in s["filtered_resps"]] for s in rows}  # fmt: skip
-
-
-def question_ids(n: int) -> list[int]:
-    """All questions of a small task; an even spread of SAMPLE over a larger one."""
-    if n <= FULL_UP_TO:
-        return list(range(n))
-    return sorted({round(i * (n - 1) / (SAMPLE - 1)) for i in range(SAMPLE)})
+        answers = {int(s["doc_id"]): s["filtered_resps"][0] if isinstance(s["filtered_resps"][0], str) else
+                   [list(x) for x in s["filtered_resps"]] for s in rows}  # fmt: skip
+        return answers, probe
 
 
 def same(submitted: Any, rerun: Any) -> bool:
@@ -181,5 +228,12 @@ def load_reproductions(path: Path) -> dict[str, Reproduction]:
     """The committed reproductions of one submission (none when the file is absent)."""
     if not path.is_file():
         return {}
-    data = json.loads(path.read_text())
-    return {rid: Reproduction(rid, **row) for rid, row in data.get("runs", {}).items()}
+    return parse_reproductions(json.loads(path.read_text()))
+
+
+def parse_reproductions(data: Any) -> dict[str, Reproduction]:
+    """A reproductions file's entries; one that is not this format is a user error, not a traceback."""
+    try:
+        return {str(rid): Reproduction(str(rid), **row) for rid, row in data.get("runs", {}).items()}
+    except (AttributeError, TypeError) as exc:
+        raise UserError(f"not a reproductions file: {exc}") from exc

@@ -1,11 +1,13 @@
-"""The board's rows: every validated submission's records, each marked full or partial and with
+"""The board's rows: every validated submission's records, each marked full or partial, with
 what its committed reproduction found, and each task's rows in ranking order.
 
-A row run with `--limit` answered only some of its task's questions: its score estimates a
-different (smaller, first-k) test set, so it may be submitted and shown, but it is never ranked
-against full rows nor counted in the overview. Whether a row is full is judged against the
-task's question count as this kmbench builds the task (the validator's own view), so a limit
-that cut nothing counts as full.
+Two kinds of row are shown but never ranked nor counted in the overview:
+- *partial*: run with `--limit`, it answered only some of its task's questions, so its score
+  estimates a different (smaller, first-k) test set. Whether a row is full is judged against the
+  task's question count as this kmbench builds the task (the validator's own view), so a limit
+  that cut nothing counts as full.
+- *pending*: not yet reproduced in full by CI or a maintainer (`Reproduction.in_full`). A
+  submitter's numbers are ranked only once we have rerun every question and the probe.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from bench.core.metrics import stderr_column
 from bench.report.directions import Directions
 from bench.report.tables import load_table
 
-NOT_REPRODUCED = "not reproduced"
+NOT_REPRODUCED = "pending: not reproduced yet"
 
 
 def board_frame(submissions: Path, reproductions: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -43,6 +45,7 @@ def board_frame(submissions: Path, reproductions: Path) -> tuple[pd.DataFrame, l
     if not frames:
         return pd.DataFrame(), problems
     frame = pd.concat(frames, ignore_index=True)
+    frame = frame.assign(core=frame["task"].isin(core_tasks()))
     primary = frame.apply(lambda row: row[row["primary_metric"]], axis=1)
     primary_stderr = frame.apply(lambda row: row.get(stderr_column(row["primary_metric"])), axis=1)
     total = frame["write_seconds"] + frame["read_seconds"]
@@ -50,13 +53,22 @@ def board_frame(submissions: Path, reproductions: Path) -> tuple[pd.DataFrame, l
     return with_board_columns(frame, questions, found), problems
 
 
+def core_tasks() -> list[str]:
+    """The tasks tagged `CORE_TAG`: a pair must have a ranked row on each to be ranked."""
+    from bench.harness.taskspec import CORE_TAG, expand_tasks
+    from bench.report.directions import default_manager
+
+    return expand_tasks(default_manager(), [CORE_TAG])
+
+
 def with_board_columns(
     frame: pd.DataFrame,
     questions: Mapping[str, int] | None = None,
     reproductions: Mapping[str, Reproduction] | None = None,
 ) -> pd.DataFrame:
-    """The frame with `questions` (its task's full count), `partial`, `reproduced` (the cell)
-    and `reproduced_ok`; a column already there is kept, so a hand-built frame may set them.
+    """The frame with `questions` (its task's full count), `partial`, `reproduced` (the cell),
+    `reproduced_ok` (reproduced in full) and `ranked_row` (full and reproduced in full); a column
+    already there is kept, so a hand-built frame may set them.
 
     Without a known count a row is taken as full: a frame built by hand says what it means.
     """
@@ -73,27 +85,35 @@ def with_board_columns(
         added["partial"] = frame["n_queries"] < count
     run_ids = frame["run_id"] if "run_id" in frame else pd.Series([""] * len(frame), index=frame.index)
     found = [reproductions.get(str(rid)) for rid in run_ids]
+    probed = frame["probed"] if "probed" in frame else pd.Series([False] * len(frame), index=frame.index)
+    rows = list(zip(found, frame["n_queries"].astype(int), probed.astype(bool), strict=True))
     if "reproduced" not in frame:
-        added["reproduced"] = pd.Series([r.cell() if r else NOT_REPRODUCED for r in found], index=frame.index)
+        cells = [r.board_cell(n, p) if r else NOT_REPRODUCED for r, n, p in rows]
+        added["reproduced"] = pd.Series(cells, index=frame.index)
     if "reproduced_ok" not in frame:
-        ok = [bool(r and r.checked and not r.refused) for r in found]
-        added["reproduced_ok"] = pd.Series(ok, index=frame.index)
-    return frame.assign(**added)
+        added["reproduced_ok"] = pd.Series([bool(r and r.in_full(n, p)) for r, n, p in rows], index=frame.index)
+    frame = frame.assign(**added)
+    if "ranked_row" not in frame:
+        frame = frame.assign(ranked_row=~frame["partial"] & frame["reproduced_ok"])
+    return frame
 
 
 def ranked(rows: pd.DataFrame, task: str, metric: str, directions: Directions) -> pd.DataFrame:
-    """A task's rows in board order: full rows best score first with their `rank` (ties share
-    the better rank: 1, 1, 3), then the partial rows, unranked (`rank` NaN)."""
+    """A task's rows in board order: ranked rows best score first with their `rank` (ties share
+    the better rank: 1, 1, 3), then the pending and partial rows, unranked (`rank` NaN)."""
     higher = directions.higher_is_better(task, metric)
-    full, partial = rows[~rows["partial"]], rows[rows["partial"]]
-    full = full.sort_values("score", ascending=not higher, kind="stable")
-    rank = full["score"].round(9).rank(method="min", ascending=not higher)
-    partial = partial.sort_values("score", ascending=not higher, kind="stable")
-    return pd.concat([full.assign(rank=rank), partial.assign(rank=float("nan"))])
+    ranks, unranked = rows[rows["ranked_row"]], rows[~rows["ranked_row"]]
+    ranks = ranks.sort_values("score", ascending=not higher, kind="stable")
+    rank = ranks["score"].round(9).rank(method="min", ascending=not higher)
+    unranked = unranked.sort_values(["partial", "score"], ascending=[True, not higher], kind="stable")
+    return pd.concat([ranks.assign(rank=rank), unranked.assign(rank=float("nan"))])
 
 
 def rank_cell(row: pd.Series) -> str:
-    """`3`, or `partial 3/36` for a row that answered only some of its task's questions."""
+    """`3`; `partial 3/36` for a row that answered only some of its task's questions; `pending`
+    for a full row not yet reproduced in full."""
     if row["partial"]:
         return f"partial {int(row['n_queries'])}/{int(row['questions'])}"
+    if not row.get("ranked_row", True):
+        return "pending"
     return "–" if pd.isna(row["rank"]) else str(int(row["rank"]))

@@ -35,7 +35,9 @@ class Validation:
     reproductions: list[Reproduction] = field(default_factory=list)
     # each row to rerun, with the memory its config built
     to_reproduce: list[tuple[Path, RunRecord, list[dict[str, Any]], Any]] = field(default_factory=list)
-    claimed: dict[str, Reproduction] = field(default_factory=dict)  # the committed reproductions, to recheck
+    trusted: dict[str, Reproduction] = field(default_factory=dict)  # reproductions committed at the base
+    claims: dict[str, Reproduction] = field(default_factory=dict)  # entries the change adds: rerun, never trusted
+    rerun_pending: bool = True  # whether rows not yet reproduced in full get a rerun (the folder changed)
     commits: dict[str, bool] = field(default_factory=dict)  # sha -> in this project's history
     tokenizers: dict[str, Any] = field(default_factory=dict)  # model name -> tokenizer, for token splits
 

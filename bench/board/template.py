@@ -15,7 +15,7 @@ td { white-space: nowrap; }
 td.text, th.text { text-align: left; }
 th { cursor: pointer; background: #f3f3f3; user-select: none; }
 th.asc::after { content: " ▲"; } th.desc::after { content: " ▼"; }
-tr.partial td { color: #777; font-style: italic; }
+tr.unranked td { color: #777; font-style: italic; }
 .filters { position: sticky; top: 0; background: #fff; padding: 0.6em 0; border-bottom: 1px solid #ddd; z-index: 1; }
 .filters label { margin-right: 1.2em; }
 .note { max-width: 70em; color: #444; font-size: 0.92em; }

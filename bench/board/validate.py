@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.board.files import folder_problems
 from bench.board.plausible import PLAUSIBLE_PEAK, cost_problems
-from bench.board.reproduce import SAMPLE, Reproducer, Reproduction
+from bench.board.reproduce import Reproducer, Reproduction
 from bench.board.rescore import check_forgetting, check_judge, check_routing, check_samples
 from bench.board.state import TaskFacts, Validation, task_facts
 from bench.board.submission import SUBMISSION_FILE, submission_records
@@ -27,6 +27,7 @@ from bench.core.errors import UserError
 from bench.core.paths import PROJECT_ROOT
 from bench.harness.judging import identity_rubric
 from bench.harness.taskspec import HELDOUT_TAG
+from bench.model.loading import ALIASES
 from bench.run.identity import RunIdentity
 from bench.run.memories import make_memory, memory_label, traits_of
 from bench.run.record import RunRecord, migrate
@@ -120,7 +121,8 @@ MODEL_NAME = re.compile(r"[!-~]{1,255}")
 def check_fields(v: Validation, path: Path, r: RunRecord) -> None:
     """What the schema's types cannot say: a full commit id, a model name that is one name, the
     run's seed in its config (a row retrained at another seed is another seed), the primary
-    metric present, every score and error bar a finite number, a known kind of device."""
+    metric present, every score and error bar a finite number, a known kind of device, and an
+    offline alias's own parameter count (a hub model's is checked when it is reproduced)."""
     if r.run.git_sha and not FULL_SHA.fullmatch(r.run.git_sha):
         v.fail(path, f"kmbench commit {r.run.git_sha!r} is not a full 40-hex commit id")
     name = r.model.name
@@ -135,6 +137,9 @@ def check_fields(v: Validation, path: Path, r: RunRecord) -> None:
         bars = [metric.stderr] if r.task.n_queries > 1 else [metric.stderr or 0.0]
         if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (metric.value, *bars)):
             v.fail(path, f"metric {key}: value {metric.value!r} ± {metric.stderr!r} is not a pair of finite numbers")
+    alias = ALIASES.get(name)
+    if alias is not None and alias.n_params and r.model.n_params != alias.n_params:
+        v.fail(path, f"model {name} has {alias.n_params:,} parameters, not {r.model.n_params:,}: costs follow from it")
     kind = r.model.device.split(":")[0].lower()
     if kind not in PLAUSIBLE_PEAK:
         v.fail(path, f"device {r.model.device!r} is not a known kind ({', '.join(PLAUSIBLE_PEAK)})")
@@ -242,33 +247,44 @@ def check_record(v: Validation, path: Path, sub: dict[str, Any] | None) -> RunRe
 
 
 def check_reproductions(v: Validation, rows: list[tuple[Path, RunRecord, list[dict[str, Any]], Any]]) -> None:
-    """Rerun the rows, cheapest first so a budget covers the most; refuse a row whose answers
-    do not come out again (fewer than `MIN_IDENTICAL` of them)."""
+    """Rerun the rows that need it, cheapest first so a budget covers the most: every row a claim
+    names, and (when the folder changed) every row not yet reproduced in full by a trusted rerun.
+    A row whose answers do not come out again (fewer than `MIN_IDENTICAL`) is refused, and so is a
+    claim the rerun does not give; a row the budget does not reach stays pending."""
 
     def expected_seconds(row: tuple[Path, RunRecord, list, Any]) -> float:
         r, memory = row[1], row[3]
         training = r.cost.write_seconds if memory.traits.trains_parameters else 0.0
-        return training + r.cost.seconds_per_query * min(r.task.n_queries, SAMPLE)
+        return training + r.cost.seconds_per_query * r.task.n_queries
 
+    names = {r.run.run_id for _, r, _, _ in rows}
+    for rid in sorted(set(v.claims) - names):
+        v.fail(v.folder, f"reproduced/: an entry for {rid}, which is no row of this submission")
     for path, r, samples, memory in sorted(rows, key=expected_seconds):
         budget = stated_budget(r)
         if budget == "unknown":
             continue  # already refused: the run id names no budget to rerun with
-        claim = v.claimed.get(r.run.run_id)
-        if v.reproducer.only_unchecked and claim is not None and claim.checked:
-            print(f"  {r.task.name} / {r.memory.label} (seed {r.run.seed}): committed {claim.cell()}, not rerun")
-            continue
+        rid, where = r.run.run_id, f"  {r.task.name} / {r.memory.label} (seed {r.run.seed})"
+        claim, trusted = v.claims.get(rid), v.trusted.get(rid)
+        if claim is None:
+            if trusted is not None and trusted.in_full(r.task.n_queries, r.forgetting is not None):
+                if v.reproducer.pending_only or not v.rerun_pending:
+                    print(f"{where}: reproduced in full before ({trusted.cell()}), not rerun")
+                    continue
+            elif not v.rerun_pending:
+                continue  # an unchanged folder: its pending rows wait for a maintainer's rerun
         found = v.reproducer.run(r, memory, samples, budget)
         v.reproductions.append(found)
         if v.reproducer.on_found is not None:
             v.reproducer.on_found(found)
-        shown = f"reproduced {found.cell()}" if found.checked else f"not reproduced: {found.reason}"
-        print(f"  {r.task.name} / {r.memory.label} (seed {r.run.seed}): {shown}", flush=True)
-        if found.refused:
-            v.fail(path, f"answers do not reproduce: {found.identical}/{found.checked} identical; {found.example}")
-        # another CPU may flip a rare greedy tie: a note, not a refusal
-        if claim is not None and claim.checked and found.checked and claim.cell() != found.cell():
-            print(f"  note: the committed reproduction says {claim.cell()}, this rerun {found.cell()}", flush=True)
+        shown = f"reproduced {found.cell()}" if found.checked else f"not reproduced, pending: {found.reason}"
+        print(f"{where}: {shown}", flush=True)
+        if found.mismatch:
+            v.fail(path, found.mismatch)
+        elif found.refused:
+            v.fail(path, f"answers do not reproduce: {found.cell()} identical; {found.example}")
+        elif claim is not None and claim.cell() != found.cell():
+            v.fail(path, f"reproduced/ claims {claim.cell()} for this row; the rerun gives {found.cell()}")
 
 
 def validate_submission(folder: Path, accepted: dict[tuple, str] | None = None) -> list[str]:
@@ -280,18 +296,19 @@ def run_validation(
     folder: Path,
     accepted: dict[tuple, str] | None = None,
     reproducer: Reproducer | None = None,
-    claimed: dict[str, Reproduction] | None = None,
+    reproductions: tuple[dict[str, Reproduction], dict[str, Reproduction], bool] | None = None,
 ) -> Validation:
     """Validate one submission folder; `.problems` empty means it is accepted.
 
     `accepted` holds the runs of submissions already accepted (to refuse duplicates across
     folders); an accepted submission adds its own runs to it. Nothing in the folder can stop
     the validation of another: an unexpected error becomes this submission's problem. With a
-    `reproducer`, every row is also rerun (what it found is in `.reproductions`), and
-    `claimed` (the committed reproductions) is held against the reruns.
+    `reproducer`, rows are also rerun (what it found is in `.reproductions`; see
+    `check_reproductions`): `reproductions` is (trusted entries, claimed entries, whether the
+    folder's pending rows get a rerun), from `bench.board.baseline`.
     """
     v = Validation(folder, accepted=accepted if accepted is not None else {}, reproducer=reproducer)
-    v.claimed = claimed or {}
+    v.trusted, v.claims, v.rerun_pending = reproductions or ({}, {}, True)
     if problems := folder_problems(folder):
         v.problems.extend(problems)
         return v

@@ -26,6 +26,9 @@ from bench.core.paths import TASKS_DIR
 LEVELS = ("verbatim", "paraphrase", "reverse", "multi_hop")
 # Tasks only for choosing defaults (tasks/heldout/): never evaluated, never on the board.
 HELDOUT_TAG = "kmb_heldout"
+# One task of each kind of knowledge: the board ranks a model x memory pair only when it has a
+# ranked row on each, so a pair cannot rank by running only the tasks it wins.
+CORE_TAG = "kmb_core"
 
 
 @dataclass(frozen=True)

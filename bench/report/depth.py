@@ -22,6 +22,7 @@ from bench.core.errors import UserError
 from bench.core.metrics import stderr_column
 from bench.harness.taskspec import LEVELS, natural_key
 from bench.report.directions import Directions, default_manager, directions_for
+from bench.report.mdtext import md_code
 from bench.report.traits import with_traits
 from bench.run.record import RunRecord
 
@@ -154,7 +155,7 @@ def depth_markdown(frame: pd.DataFrame, directions: Directions | None = None) ->
         for (model, memory), scores in table.scores.iterrows():
             errs = table.stderrs.loc[(model, memory)]
             cells = [cell(scores[c.header], errs[c.header]) for c in table.columns]
-            lines.append("| " + " | ".join([str(model), f"`{memory}`", *cells]) + " |")
+            lines.append("| " + " | ".join([str(model), md_code(memory), *cells]) + " |")
         sections.append("\n".join(lines))
     return "\n\n".join(sections) + "\n"
 

@@ -194,6 +194,7 @@ class RunRecord:
             row[stderr_column(name)] = metric.stderr
         row.update(asdict(self.cost))
         row["retention"] = self.forgetting.retention if self.forgetting else None
+        row["probed"] = self.forgetting is not None  # carries the probe (its retention may still be None)
         return row
 
 
