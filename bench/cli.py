@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.core.config import DEFAULT_MODEL
 from bench.core.errors import UserError
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
@@ -105,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tasks.append(byok)
     the_plan = plan(settings, tasks or [DEFAULT_TASK], memory_specs(split_list(args.memories), args.set))
     execute(the_plan)
-    print(write_report(Path(args.out), Path(args.reports)))
+    print(write_report(Path(args.out), Path(args.reports), settings.include_paths))
     return 0
 
 
@@ -130,7 +131,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     result = run_sweep(sweep, base, models, args.executor, args.ray_address, args.retries)
     print(f"sweep {sweep.name}: {len(result.records)} runs have records in {args.out}")
     if result.records:
-        print(write_report(Path(args.out), Path(args.reports)))
+        print(write_report(Path(args.out), Path(args.reports), base.include_paths))
     if result.failures:  # each was reported as it failed; the rest of the grid ran
         print(f"kmbench: {len(result.failures)} run(s) failed; rerun the sweep to retry them", file=sys.stderr)
         return 1
@@ -315,7 +316,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="write each memory, evaluate it with lm-eval, save records and a report")
-    run.add_argument("--model", default="smollm2-135m", help="alias, Hugging Face id or local folder")
+    run.add_argument("--model", default=DEFAULT_MODEL, help="alias, Hugging Face id or local folder")
     run.add_argument("--tasks", default=None, help=f"comma-separated task names or tags (default {DEFAULT_TASK})")
     run.add_argument("--corpus", help="bring your own knowledge: a JSONL of {id, contents} documents")
     run.add_argument("--qa", help="bring your own knowledge: a JSONL of {id, question, answers[]}")
@@ -429,7 +430,7 @@ def parser() -> argparse.ArgumentParser:
     book.set_defaults(func=cmd_phonebook)
 
     perf = sub.add_parser("perf", help="peak, LoRA MFU, tokens to 95%%, read s/question, multi-LoRA loading; JSON")
-    perf.add_argument("--model", default="smollm2-135m", help="alias, Hugging Face id or local folder")
+    perf.add_argument("--model", default=DEFAULT_MODEL, help="alias, Hugging Face id or local folder")
     perf.add_argument("--out", default="perf.json", help="where the JSON goes (commit, environment, every number)")
     from bench.study.perf.config import PERF_PRESETS  # plain dataclasses: cheap to import here
 

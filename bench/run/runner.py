@@ -18,7 +18,7 @@ from bench.answer.endpoint import Endpoint
 from bench.answer.judge import Judge, LocalJudge, judge_samples
 from bench.answer.lm import MemoryLM, ReadLog, evaluate
 from bench.answer.reader import Reader
-from bench.core.config import check, config_dict
+from bench.core.config import DEFAULT_MODEL, check, config_dict
 from bench.core.memory import Corpus, LoadedModel, Memory, Routing
 from bench.core.metrics import parse_results
 from bench.harness.judging import CURRENT as JUDGE_RUBRIC
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 class RunSettings:
     """What applies to every run of one invocation."""
 
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     seed: int = 0
     limit: int | None = None
     context_budget: int | None = None

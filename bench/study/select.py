@@ -34,8 +34,6 @@ from bench.run.record import RunRecord, write_atomic
 from bench.run.runner import RunSettings
 from bench.study.sweep import MemoryEntry, Sweep, read_grid_file, run_sweep, sweep_from_mapping
 
-RECORD = Path("leaderboard/reference/selection/defaults.json")
-
 
 def load_selection(path: Path) -> tuple[Sweep, Rule]:
     """The sweep and the rule of a selection file; anything but held-out tasks and plain configs is refused."""

@@ -35,7 +35,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from bench.core.config import check, parse_config
+from bench.core.config import DEFAULT_MODEL, check, parse_config
 from bench.core.errors import UserError
 from bench.run.memories import memory_label
 from bench.run.record import RunRecord
@@ -91,7 +91,7 @@ class Sweep:
     name: str
     tasks: tuple[str, ...]
     memories: tuple[MemoryEntry, ...]
-    models: tuple[str, ...] = ("smollm2-135m",)
+    models: tuple[str, ...] = (DEFAULT_MODEL,)
     seeds: tuple[int, ...] = (0,)
     limit: int | None = None
     forgetting: bool = True  # ask the forgetting probe after adapter runs

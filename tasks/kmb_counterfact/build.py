@@ -26,6 +26,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from bench.core.config import DEFAULT_MODEL
 from bench.core.jsonl import write_jsonl
 
 TASK_DIR = Path(__file__).resolve().parent
@@ -154,7 +155,7 @@ def build(source: Path, model_name: str) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tasks.kmb_counterfact.build", description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="folder with counterfact_edit_{1K..20K}.csv and *_meta.json")
-    parser.add_argument("--model", default="smollm2-135m", help="base model whose belief stands in for the old object")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="base model whose belief stands in for the old object")
     args = parser.parse_args()
     for stem, n in build(args.source, args.model).items():
         print(f"kmb_counterfact_{stem}: {n} edits")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.core.config import DEFAULT_MODEL
 from bench.core.errors import UserError
 from bench.core.jsonl import write_jsonl
 
@@ -130,5 +131,5 @@ if __name__ == "__main__":  # python -m tasks.kmb_phonebook.build: rebuild with 
 
     from bench.model.loading import converted_folder
 
-    tokenizer = AutoTokenizer.from_pretrained(converted_folder("smollm2-135m"))
+    tokenizer = AutoTokenizer.from_pretrained(converted_folder(DEFAULT_MODEL))
     print(build_sizes(lambda text: len(tokenizer(text, add_special_tokens=False).input_ids)))

@@ -14,6 +14,7 @@ import sys
 
 import torch
 
+from bench.core.config import DEFAULT_MODEL
 from bench.core.memory import Recall
 from bench.model.adapters import adapters_active, load_adapter
 from bench.model.loading import load_model
@@ -38,7 +39,7 @@ def prompts(tokenizer, name: str, phone: str) -> dict[str, str]:
     }
 
 
-def probe(folder: str, model: str = "smollm2-135m", facts: int = 48) -> dict[str, int]:
+def probe(folder: str, model: str = DEFAULT_MODEL, facts: int = 48) -> dict[str, int]:
     """Exact numbers recalled each way over the study book's first `facts` rows."""
     lm = load_model(model, chat_template=True)
     load_adapter(lm, "main", folder)

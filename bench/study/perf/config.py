@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from bench.core.config import DEFAULT_PROFILE, check
+from bench.core.config import DEFAULT_MODEL, DEFAULT_PROFILE, check
 from bench.core.errors import UserError
 
 Fields = tuple[tuple[str, Any], ...]  # config fields as pairs, so the frozen config stays hashable
@@ -27,7 +27,7 @@ class PerfConfig:
     `Q15` the study's long-document latency question."""
 
     preset: str = "full"  # its name in `PERF_PRESETS` and the JSON: which settings made these numbers
-    model: str = "smollm2-135m"
+    model: str = DEFAULT_MODEL
     include_paths: tuple[Path, ...] = ()
     seed: int = 0
     batch_size: int = 16  # the reader's, as `kmbench run` uses it
