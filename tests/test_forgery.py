@@ -162,6 +162,18 @@ def test_fake_seconds_are_refused(closed_book, capsys):
     assert "a question faster than" in refused(folder, capsys)
 
 
+def test_icl_cannot_claim_its_shared_context_for_free(tmp_path, capsys):
+    """ICL's prefix may be computed once for every question, but at least once: a row whose
+    questions each claim only their own tokens' time is refused for reading too fast overall."""
+    record, rows = copy_row(PHONEBOOK, "kmb_phonebook_1k", "icl", tmp_path)
+    folder = record.parents[3]
+    fast = 3e-4  # what a question's own ~20 tokens take at the CPU peak, the 2,900-token context aside
+    edit_rows(rows, lambda rs: [{**r, "seconds": fast} for r in rs])
+    n = len(rows.read_text().splitlines())
+    edit(record, lambda d: d["cost"].update(seconds_per_query=fast, read_seconds=fast * n))
+    assert "reading faster than" in refused(folder, capsys)
+
+
 def test_a_chosen_primary_metric_is_refused(closed_book, capsys):
     folder, record, _ = closed_book
     edit(record, lambda d: d["task"].update(primary_metric="digits_match"))

@@ -56,11 +56,13 @@ def cost_problems(r: RunRecord, traits: Traits, samples: Sequence[dict[str, Any]
             rules.append((close(c.write_flops, training), "write_flops is not 4 x params x tokens"))
     peak = plausible_peak(r.model.device)
     if peak is not None:
-        # reading counts only each question's own tokens: a shared context prefix is computed once per batch
+        # a question's own tokens are computed for it; a context shared by every question (ICL's
+        # prefix) may be computed once for all of them, but at least once
         own = 2.0 * n_params * (c.prompt_tokens_per_query - c.context_tokens_per_query)
+        shared_once = 2.0 * n_params * c.context_tokens_per_query
         speeds = [
             ("writing", c.write_flops, c.write_seconds),
-            ("reading", own * r.task.n_queries, c.read_seconds),
+            ("reading", own * r.task.n_queries + shared_once, c.read_seconds),
             ("a question", own, c.seconds_per_query),
         ]
         rules += [(within_peak(f, s, peak), f"{what} faster than {peak:.0e} FLOP/s") for what, f, s in speeds]
