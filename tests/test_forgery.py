@@ -174,6 +174,13 @@ def test_icl_cannot_claim_its_shared_context_for_free(tmp_path, capsys):
     assert "reading faster than" in refused(folder, capsys)
 
 
+def test_a_new_record_cannot_claim_the_schema_without_retention(tmp_path, capsys):
+    """Schema v1 records are migrated without the probe; one made at a commit that writes v2 is refused."""
+    record, _ = copy_row(TASKS, "kmb_wiki2023_bio_small", "lora", tmp_path)
+    edit(record, lambda d: d.update(schema_version=1, forgetting=None, judge=None))
+    assert "its commit writes v2" in refused(record.parents[3], capsys)
+
+
 def test_a_chosen_primary_metric_is_refused(closed_book, capsys):
     folder, record, _ = closed_book
     edit(record, lambda d: d["task"].update(primary_metric="digits_match"))

@@ -20,6 +20,9 @@ from bench.run.retention import PROBE_TASK, forgetting
 
 ROUNDING = 1e-6
 FIRST_SCHEMA_WITH_RETENTION = 2  # older records predate the probe: migrated without it, as they ran
+# The commit that made kmbench write schema v2: a record made from it or later claiming an older
+# version would drop its retention probe by the migration.
+SCHEMA_V2_COMMIT = "f5045efd171fd3567d08621d21264d861a88c43e"
 
 
 def rescore(facts: TaskFacts, sample: dict[str, Any]) -> dict[str, float]:

@@ -20,7 +20,7 @@ from typing import Any
 from bench.board.files import folder_problems
 from bench.board.plausible import PLAUSIBLE_PEAK, cost_problems
 from bench.board.reproduce import Reproducer, Reproduction
-from bench.board.rescore import check_forgetting, check_judge, check_routing, check_samples
+from bench.board.rescore import SCHEMA_V2_COMMIT, check_forgetting, check_judge, check_routing, check_samples
 from bench.board.state import TaskFacts, Validation, task_facts
 from bench.board.submission import SUBMISSION_FILE, submission_records
 from bench.core.errors import UserError
@@ -30,7 +30,7 @@ from bench.harness.taskspec import HELDOUT_TAG
 from bench.model.loading import ALIASES
 from bench.run.identity import RunIdentity
 from bench.run.memories import make_memory, memory_label, traits_of
-from bench.run.record import RunRecord, migrate
+from bench.run.record import SCHEMA_VERSION, RunRecord, migrate
 
 
 def check_submission_file(v: Validation) -> dict[str, Any] | None:
@@ -90,6 +90,17 @@ def in_history(v: Validation, sha: str) -> bool:
         ancestor = subprocess.run([*git, "merge-base", "--is-ancestor", sha, "HEAD"], capture_output=True)
         v.commits[sha] = found and ancestor.returncode == 0
     return v.commits[sha]
+
+
+def descends_from(v: Validation, ancestor: str, sha: str) -> bool:
+    """Whether commit `sha` is `ancestor` or comes after it in this project's history."""
+    import subprocess
+
+    key = f"{ancestor}..{sha}"
+    if key not in v.commits:
+        git = ["git", "-C", str(PROJECT_ROOT), "merge-base", "--is-ancestor", ancestor, sha]
+        v.commits[key] = subprocess.run(git, capture_output=True).returncode == 0
+    return v.commits[key]
 
 
 def check_provenance(v: Validation, path: Path, r: RunRecord, sub: dict[str, Any] | None) -> None:
@@ -240,6 +251,8 @@ def check_record(v: Validation, path: Path, sub: dict[str, Any] | None) -> RunRe
     traits = memory.traits if memory is not None else traits_of(record.memory.name)
     for problem in cost_problems(record, traits, samples):
         v.fail(path, problem)
+    if written < SCHEMA_VERSION and record.run.git_sha and descends_from(v, SCHEMA_V2_COMMIT, record.run.git_sha):
+        v.fail(path, f"schema_version {written}, but its commit writes v{SCHEMA_VERSION} (an old one drops retention)")
     check_forgetting(v, path, record, written, traits)
     if v.reproducer is not None and samples is not None and memory is not None:
         v.to_reproduce.append((path, record, samples, memory))
