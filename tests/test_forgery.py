@@ -181,6 +181,15 @@ def test_a_new_record_cannot_claim_the_schema_without_retention(tmp_path, capsys
     assert "its commit writes v2" in refused(record.parents[3], capsys)
 
 
+def test_a_homoglyph_submission_id_is_refused(closed_book, capsys):
+    folder, _, _ = closed_book
+    lookalike = folder.with_name(folder.name.replace("o", "\u043e", 1))  # Cyrillic o
+    folder.rename(lookalike)
+    yaml_file = lookalike / "submission.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace(f"id: {folder.name}", f"id: {lookalike.name}"))
+    assert "is not lowercase letters" in refused(lookalike, capsys)
+
+
 def test_a_chosen_primary_metric_is_refused(closed_book, capsys):
     folder, record, _ = closed_book
     edit(record, lambda d: d["task"].update(primary_metric="digits_match"))

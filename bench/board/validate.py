@@ -22,7 +22,7 @@ from bench.board.plausible import PLAUSIBLE_PEAK, cost_problems
 from bench.board.reproduce import Reproducer, Reproduction
 from bench.board.rescore import SCHEMA_V2_COMMIT, check_forgetting, check_judge, check_routing, check_samples
 from bench.board.state import TaskFacts, Validation, task_facts
-from bench.board.submission import SUBMISSION_FILE, submission_records
+from bench.board.submission import ID_PATTERN, SUBMISSION_FILE, submission_records
 from bench.core.errors import UserError
 from bench.core.paths import PROJECT_ROOT
 from bench.harness.judging import identity_rubric
@@ -55,6 +55,8 @@ def check_submission_file(v: Validation) -> dict[str, Any] | None:
         return None
     if data["id"] != v.folder.name:
         v.fail(path, f"id {data['id']!r} differs from the folder name {v.folder.name!r}")
+    elif not ID_PATTERN.fullmatch(data["id"]):  # ASCII only: no homoglyph of another submission's id
+        v.fail(path, f"id {data['id']!r} is not lowercase letters, digits, '.', '_' or '-' (3-64 characters)")
     return data
 
 
