@@ -90,7 +90,7 @@ def test_gold_answers_do_not_reproduce(closed_book, capsys, monkeypatch, real_ca
     assert main(["validate", str(folder)]) == 0  # self-consistent: only a rerun can tell
     capsys.readouterr()
     problem = refused(folder, capsys, "--reproduce", "--reproductions", str(folder.parent / "none"))
-    assert "answers do not reproduce: 0/36 identical" in problem
+    assert "answers do not reproduce and the claim beats the rerun: 0/36; claim - rerun: score +100.0" in problem
 
 
 def test_pending_trusts_only_a_committed_reproduction(closed_book, capsys, tmp_path):
@@ -125,9 +125,10 @@ def test_a_claimed_reproduction_is_rerun_and_refused_when_false(closed_book, cap
     assert "no row of this submission" in refused(folder, capsys, *flags)
 
 
-def test_forged_probe_answers_do_not_reproduce(tiny_model_dir, tmp_path, capsys, monkeypatch):
-    """Retention is rerun too: the memory's probe answers, edited consistently with its stated
-    retention, pass every static check and fail the rerun."""
+def test_the_probe_is_rerun_with_the_memory(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """Retention is rerun too: the probe's answers with the adapter on, and the base model's.
+    Edited probe answers show in the rerun's count; they are refused when they claim better
+    retention than the rerun (`test_a_claim_better_than_its_rerun_is_refused`)."""
     from conftest import head_commit, run_args
 
     import bench.run.runner
@@ -144,22 +145,37 @@ def test_forged_probe_answers_do_not_reproduce(tiny_model_dir, tmp_path, capsys,
     probe = len(json.loads(record.read_text())["forgetting"]["base_answers"])
     assert f"reproduced 3/3, probe {2 * probe}/{2 * probe}" in capsys.readouterr().out
 
-    def forge(d: dict) -> None:  # any edit of the probe's answers, kept consistent with the retention stated
+    def edit_probe(d: dict) -> None:  # kept consistent with the retention stated, which it makes no better
         f = d["forgetting"]
         f["memory_answers"] = [f"{a} (edited)" for a in f["memory_answers"]]
         f.update(retained=0, retention=0.0 if f["base_correct"] else None)
 
-    edit(record, forge)
-    assert main(["validate", str(folder)]) == 0  # self-consistent: only a rerun can tell
-    capsys.readouterr()
-    assert "answers do not reproduce: 3/3, probe" in refused(folder, capsys, *flags[1:-1])
+    edit(record, edit_probe)
+    assert main(flags) == 0
+    assert f"reproduced 3/3, probe {probe}/{2 * probe}" in capsys.readouterr().out
 
 
-def test_fake_seconds_are_refused(closed_book, capsys):
-    folder, record, rows = closed_book
-    edit(record, lambda d: d["cost"].update(seconds_per_query=1e-6))
-    edit_rows(rows, lambda rs: [{**r, "seconds": 1e-6} for r in rs])
-    assert "a question faster than" in refused(folder, capsys)
+def test_a_claim_better_than_its_rerun_is_refused():
+    """Answers that differ are refused only when the claim scores better than the rerun: what
+    another CPU's rounding does to a trained memory's wording is not a forgery."""
+    from bench.board.reproduce import Reproduction, probe_comparison, score_gaps
+    from bench.run.record import Forgetting
+
+    samples = [{"doc_id": i, "metrics": {"exact_match": 1.0 if i < 10 else 0.0}} for i in range(40)]
+    honest = score_gaps(samples, {i: 1.0 if i in (0, 1, 2, 3, 4, 5, 6, 7, 8, 39) else 0.0 for i in range(40)},
+                        "exact_match", True)  # fmt: skip
+    assert honest["score_gap"] == 0.0
+    assert not Reproduction("a", checked=40, identical=30, **honest).refused  # reworded, same score
+    forged = score_gaps(samples, {i: 1.0 if i < 2 else 0.0 for i in range(40)}, "exact_match", True)
+    assert Reproduction("a", checked=40, identical=32, **forged).refused  # 8 gold answers added
+    assert not Reproduction("a", checked=40, identical=38, **forged).refused  # within MIN_IDENTICAL
+
+    stated = Forgetting("kmb_forgetting", "1", ["x"] * 20, ["x"] * 20, 20, 20, 1.0)
+    mine = (["y"] * 10 + ["x"] * 10, [0.0] * 10 + [1.0] * 10, "1")
+    base = (["x"] * 20, [1.0] * 20, "1")
+    found = probe_comparison(stated, mine, base)
+    assert (found["probe_checked"], found["probe_identical"]) == (40, 30)
+    assert Reproduction("a", checked=3, identical=3, **found).refused  # 100% retention claimed, 50% rerun
 
 
 def test_icl_cannot_claim_its_shared_context_for_free(tmp_path, capsys):

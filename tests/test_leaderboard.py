@@ -139,8 +139,12 @@ def test_reproduced_in_full_needs_every_question_and_the_probe():
     assert not Reproduction("a", checked=32, identical=32).in_full(73, retention=False)  # a sample is not full
     assert not Reproduction("a", checked=36, identical=36).in_full(36, retention=True)  # probe not rerun
     assert Reproduction("a", checked=36, identical=35, probe_checked=80, probe_identical=80).in_full(36, True)
-    assert not Reproduction("a", checked=36, identical=36, probe_checked=80, probe_identical=40).in_full(36, True)
-    assert not Reproduction("a", checked=36, identical=30).in_full(36, retention=False)  # refused
+    inflated_probe = Reproduction("a", checked=36, identical=36, probe_checked=80, probe_identical=40,
+                                  retention_gap=0.5, retention_stderr=0.1)  # fmt: skip
+    assert not inflated_probe.in_full(36, True)
+    assert Reproduction("a", checked=36, identical=30).in_full(36, retention=False)  # reworded, same score
+    inflated = Reproduction("a", checked=36, identical=30, score_gap=0.17, gap_stderr=0.06)
+    assert not inflated.in_full(36, retention=False)  # refused
     with pytest.raises(UserError, match="whole numbers"):
         Reproduction("a", checked=-1)
     with pytest.raises(UserError, match="more identical"):
@@ -274,4 +278,4 @@ def test_saved_reproductions_add_up_and_a_spent_budget_erases_nothing(tmp_path):
     save_reproductions(path, [Reproduction("b", checked=2, identical=1)], "c2")
     save_reproductions(path, [Reproduction("a", reason="the 10 s reproduction budget was spent")], "c3")
     found = load_reproductions(path)
-    assert found["a"].cell() == "3/3" and found["b"].cell() == "1/2"
+    assert found["a"].cell() == "3/3" and found["b"].cell().startswith("1/2; claim - rerun: score")

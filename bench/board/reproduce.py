@@ -17,6 +17,7 @@ a row is ranked on the board. What a rerun cannot show: the seconds (see
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
+from bench.harness.scoring import stderr_of
 
-MIN_IDENTICAL = 0.9  # below this share of identical answers the row is refused (another CPU may flip a greedy tie)
+MIN_IDENTICAL = 0.9  # below this share of identical answers, the scores must agree (see `Reproduction.refused`)
 LOGPROB_TOLERANCE = 1e-4
+Z_INFLATED = 2.0  # a claimed score this many standard errors over the rerun's is refused
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,12 @@ class Reproduction:
     probe_checked: int = 0  # probe answers compared, the memory's and the base model's together
     probe_identical: int = 0
     mismatch: str = ""  # what the loaded model contradicts in the record (its parameter count)
+    # the claimed primary score minus the rerun's, per question (in the metric's better direction),
+    # and the same for retention: what a CPU of another kind may shift, and a forgery inflates
+    score_gap: float = 0.0
+    gap_stderr: float = 0.0
+    retention_gap: float = 0.0
+    retention_stderr: float = 0.0
 
     def __post_init__(self) -> None:
         counts = (self.checked, self.identical, self.probe_checked, self.probe_identical)
@@ -50,14 +59,33 @@ class Reproduction:
             raise UserError(f"reproduction {self.run_id}: counts must be whole numbers >= 0, not {counts}")
         if self.identical > self.checked or self.probe_identical > self.probe_checked:
             raise UserError(f"reproduction {self.run_id}: more identical answers than checked")
+        gaps = (self.score_gap, self.gap_stderr, self.retention_gap, self.retention_stderr)
+        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in gaps):
+            raise UserError(f"reproduction {self.run_id}: score gaps must be finite numbers, not {gaps}")
+
+    @property
+    def differs(self) -> bool:
+        """Fewer than MIN_IDENTICAL of the answers (or of the probe's) came out identical."""
+        return (self.checked > 0 and self.identical < MIN_IDENTICAL * self.checked) or (
+            self.probe_checked > 0 and self.probe_identical < MIN_IDENTICAL * self.probe_checked
+        )
+
+    @property
+    def inflated(self) -> bool:
+        """The claim is significantly better than the rerun, in score or in retention."""
+        return self.score_gap > Z_INFLATED * self.gap_stderr + 1e-9 or (
+            self.retention_gap > Z_INFLATED * self.retention_stderr + 1e-9
+        )
 
     @property
     def refused(self) -> bool:
-        return (
-            bool(self.mismatch)
-            or (self.checked > 0 and self.identical < MIN_IDENTICAL * self.checked)
-            or (self.probe_checked > 0 and self.probe_identical < MIN_IDENTICAL * self.probe_checked)
-        )
+        """A model that is not the record's; or answers that differ where the claim is better than the rerun.
+
+        Training amplifies the last bits that a CPU of another kind rounds differently, so a
+        trained memory's long answers may differ in wording on another machine while scoring the
+        same: such a row stands (its cell shows both). Answers that differ *and* score
+        significantly better than the rerun are what a forgery looks like."""
+        return bool(self.mismatch) or (self.differs and self.inflated)
 
     def in_full(self, questions: int, retention: bool) -> bool:
         """Every one of the row's `questions` rerun (and its probe, when it carries `retention`), none refused."""
@@ -77,7 +105,11 @@ class Reproduction:
         if not self.checked:
             return f"not checked: {self.reason}"
         probe = f", probe {self.probe_identical}/{self.probe_checked}" if self.probe_checked else ""
-        return f"{self.identical}/{self.checked}{probe}"
+        gap = ""
+        if self.differs:
+            gap = f"; claim - rerun: score {100 * self.score_gap:+.1f} ± {100 * self.gap_stderr:.1f} pts"
+            gap += f", retention {100 * self.retention_gap:+.1f} ± {100 * self.retention_stderr:.1f}" if probe else ""
+        return f"{self.identical}/{self.checked}{probe}{gap}"
 
 
 @dataclass
@@ -90,7 +122,7 @@ class Reproducer:
     pending_only: bool = False  # rerun only rows the trusted reproductions do not hold in full
     started: float = field(default_factory=time.perf_counter)
     models: dict[tuple[str, bool], Any] = field(default_factory=dict)
-    base_probes: dict[tuple[str, bool, int], list[str]] = field(default_factory=dict)
+    base_probes: dict[tuple[str, bool, int], Any] = field(default_factory=dict)  # (answers, scores, version)
     on_found: Callable[[Reproduction], None] | None = None  # told after each row, so a stopped rerun keeps its work
 
     def left(self) -> float:
@@ -109,23 +141,23 @@ class Reproducer:
                 rid, reason=f"training took {record.cost.write_seconds:.0f} s, over the {cap:.0f} s cap"
             )
         try:
-            rerun, probe = self.answers(record, memory, context_budget)
+            rerun, scores, higher, probe = self.answers(record, memory, context_budget)
         except UserError as exc:
             return Reproduction(rid, reason=str(exc))
-        found = compare(rid, samples, rerun)
+        found = asdict(compare(rid, samples, rerun))
+        found.update(score_gaps(samples, scores, record.task.primary_metric, higher))
         loaded = self.models[(record.model.name, record.model.chat_template)].n_params
         if loaded != record.model.n_params:
-            found = Reproduction(**{**asdict(found), "mismatch": f"the model has {loaded:,} parameters, "
-                                    f"the record says {record.model.n_params:,}: costs follow from it"})  # fmt: skip
-        if probe is None or record.forgetting is None:
-            return found
-        claimed = [*record.forgetting.memory_answers, *record.forgetting.base_answers]
-        same_probe = sum(a == b for a, b in zip(claimed, probe, strict=False))
-        return Reproduction(**{**asdict(found), "probe_checked": len(probe), "probe_identical": same_probe})
+            found["mismatch"] = (f"the model has {loaded:,} parameters, the record says "
+                                 f"{record.model.n_params:,}: costs follow from it")  # fmt: skip
+        if probe is not None and record.forgetting is not None:
+            found.update(probe_comparison(record.forgetting, *probe))
+        return Reproduction(**found)
 
-    def answers(self, record: Any, memory: Any, context_budget: int | None) -> tuple[dict[int, Any], list[str] | None]:
-        """doc_id -> filtered response, rerun through lm-eval exactly as `kmbench run` runs it; and,
-        for a record with retention, the probe's answers: the memory's, then the base model's."""
+    def answers(self, record: Any, memory: Any, context_budget: int | None) -> tuple[Any, Any, bool, Any]:
+        """Rerun through lm-eval exactly as `kmbench run` runs it: doc_id -> filtered response,
+        doc_id -> primary score, whether that metric is better higher; and, for a record with
+        retention, the probe asked with the memory and with the base model (`ask_probe`'s tuples)."""
         import transformers
 
         from bench.answer.lm import MemoryLM, evaluate
@@ -157,18 +189,20 @@ class Reproducer:
                 bootstrap_iters=0,
             )
             if record.forgetting is not None:
-                probe = ask_probe(memory, reader, manager, seed)[0]
+                probe = ask_probe(memory, reader, manager, seed)
         finally:
             unload_adapters(lm)
         if probe is not None:
             if (*key, seed) not in self.base_probes:
                 closed = make_memory("none", {}, seed)
-                self.base_probes[(*key, seed)] = ask_probe(closed, reader, manager, seed)[0]
-            probe = probe + self.base_probes[(*key, seed)]
+                self.base_probes[(*key, seed)] = ask_probe(closed, reader, manager, seed)
+            probe = (probe, self.base_probes[(*key, seed)])
         rows = results["samples"][spec.name]
         answers = {int(s["doc_id"]): s["filtered_resps"][0] if isinstance(s["filtered_resps"][0], str) else
                    [list(x) for x in s["filtered_resps"]] for s in rows}  # fmt: skip
-        return answers, probe
+        primary = record.task.primary_metric
+        scores = {int(s["doc_id"]): float(s[primary]) for s in rows if isinstance(s.get(primary), (int, float))}
+        return answers, scores, bool(spec.higher_is_better.get(primary, True)), probe
 
 
 def same(submitted: Any, rerun: Any) -> bool:
@@ -190,6 +224,36 @@ def compare(run_id: str, samples: list[dict[str, Any]], rerun: dict[int, Any]) -
         i = differ[0]
         example = f"question {i}: submitted {json.dumps(submitted.get(i))[:60]}, rerun {json.dumps(rerun[i])[:60]}"
     return Reproduction(run_id, checked=len(rerun), identical=len(rerun) - len(differ), example=example)
+
+
+def score_gaps(samples: list[dict[str, Any]], rerun: dict[int, float], metric: str, higher: bool) -> dict[str, float]:
+    """The claimed primary score minus the rerun's, question by question (positive: the claim is
+    better), as a mean and its standard error."""
+    claimed = {int(s["doc_id"]): (s.get("metrics") or {}).get(metric) for s in samples}
+    sign = 1.0 if higher else -1.0
+    gaps = [sign * (float(claimed[i]) - rerun[i]) for i in rerun if isinstance(claimed.get(i), (int, float))]
+    if not gaps:
+        return {}
+    return {"score_gap": sum(gaps) / len(gaps), "gap_stderr": stderr_of(gaps)}
+
+
+def probe_comparison(stated: Any, mine: Any, base: Any) -> dict[str, Any]:
+    """The probe's answers held against the record's (the memory's, then the base model's), and
+    the stated retention minus the rerun's, with the rerun's binomial standard error."""
+    from bench.run.retention import forgetting
+
+    claimed = [*stated.memory_answers, *stated.base_answers]
+    rerun = [*mine[0], *base[0]]
+    out: dict[str, Any] = {
+        "probe_checked": len(rerun),
+        "probe_identical": sum(a == b for a, b in zip(claimed, rerun, strict=False)),
+    }
+    again = forgetting(base, mine)
+    if stated.retention is not None and again.retention is not None and again.base_correct:
+        p = again.retention
+        out["retention_gap"] = stated.retention - p
+        out["retention_stderr"] = math.sqrt(p * (1 - p) / again.base_correct)
+    return out
 
 
 def available_offline(model: str) -> bool:

@@ -297,7 +297,7 @@ def check_reproductions(v: Validation, rows: list[tuple[Path, RunRecord, list[di
         if found.mismatch:
             v.fail(path, found.mismatch)
         elif found.refused:
-            v.fail(path, f"answers do not reproduce: {found.cell()} identical; {found.example}")
+            v.fail(path, f"answers do not reproduce and the claim beats the rerun: {found.cell()}; {found.example}")
         elif claim is not None and claim.cell() != found.cell():
             v.fail(path, f"reproduced/ claims {claim.cell()} for this row; the rerun gives {found.cell()}")
 
