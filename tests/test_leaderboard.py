@@ -140,7 +140,7 @@ def test_reproduced_in_full_needs_every_question_and_the_probe():
     assert not Reproduction("a", checked=36, identical=36).in_full(36, retention=True)  # probe not rerun
     assert Reproduction("a", checked=36, identical=35, probe_checked=80, probe_identical=80).in_full(36, True)
     inflated_probe = Reproduction("a", checked=36, identical=36, probe_checked=80, probe_identical=40,
-                                  retention_gap=0.5, retention_stderr=0.1)  # fmt: skip
+                                  retention_gap=0.5, retention_excess=20)  # fmt: skip
     assert not inflated_probe.in_full(36, True)
     assert Reproduction("a", checked=36, identical=30).in_full(36, retention=False)  # reworded, same score
     inflated = Reproduction("a", checked=36, identical=30, score_gap=0.17, gap_stderr=0.06)

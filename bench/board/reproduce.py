@@ -30,6 +30,10 @@ from bench.harness.scoring import stderr_of
 MIN_IDENTICAL = 0.9  # below this share of identical answers, the scores must agree (see `Reproduction.refused`)
 LOGPROB_TOLERANCE = 1e-4
 Z_INFLATED = 2.0  # a claimed score this many standard errors over the rerun's is refused
+# Retention counts few questions (the probe's that the base model knew), too few for a normal
+# approximation: a claim is refused when it retains this many more than the rerun, what a
+# one-sided sign test puts under 2.5% (0.5^6) even if no question moved the other way.
+SIGN_TEST_MIN = 6
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,8 @@ class Reproduction:
     # and the same for retention: what a CPU of another kind may shift, and a forgery inflates
     score_gap: float = 0.0
     gap_stderr: float = 0.0
-    retention_gap: float = 0.0
-    retention_stderr: float = 0.0
+    retention_gap: float = 0.0  # stated retention minus the rerun's, for the cell
+    retention_excess: int = 0  # probe questions retained in the claim beyond the rerun
 
     def __post_init__(self) -> None:
         counts = (self.checked, self.identical, self.probe_checked, self.probe_identical)
@@ -59,7 +63,7 @@ class Reproduction:
             raise UserError(f"reproduction {self.run_id}: counts must be whole numbers >= 0, not {counts}")
         if self.identical > self.checked or self.probe_identical > self.probe_checked:
             raise UserError(f"reproduction {self.run_id}: more identical answers than checked")
-        gaps = (self.score_gap, self.gap_stderr, self.retention_gap, self.retention_stderr)
+        gaps = (self.score_gap, self.gap_stderr, self.retention_gap, self.retention_excess)
         if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in gaps):
             raise UserError(f"reproduction {self.run_id}: score gaps must be finite numbers, not {gaps}")
 
@@ -73,9 +77,7 @@ class Reproduction:
     @property
     def inflated(self) -> bool:
         """The claim is significantly better than the rerun, in score or in retention."""
-        return self.score_gap > Z_INFLATED * self.gap_stderr + 1e-9 or (
-            self.retention_gap > Z_INFLATED * self.retention_stderr + 1e-9
-        )
+        return self.score_gap > Z_INFLATED * self.gap_stderr + 1e-9 or self.retention_excess >= SIGN_TEST_MIN
 
     @property
     def refused(self) -> bool:
@@ -108,7 +110,7 @@ class Reproduction:
         gap = ""
         if self.differs:
             gap = f"; claim - rerun: score {100 * self.score_gap:+.1f} ± {100 * self.gap_stderr:.1f} pts"
-            gap += f", retention {100 * self.retention_gap:+.1f} ± {100 * self.retention_stderr:.1f}" if probe else ""
+            gap += f", retention {100 * self.retention_gap:+.1f} pts ({self.retention_excess:+d} kept)" if probe else ""
         return f"{self.identical}/{self.checked}{probe}{gap}"
 
 
@@ -239,7 +241,7 @@ def score_gaps(samples: list[dict[str, Any]], rerun: dict[int, float], metric: s
 
 def probe_comparison(stated: Any, mine: Any, base: Any) -> dict[str, Any]:
     """The probe's answers held against the record's (the memory's, then the base model's), and
-    the stated retention minus the rerun's, with the rerun's binomial standard error."""
+    the stated retention minus the rerun's, and how many more probe questions the claim retains."""
     from bench.run.retention import forgetting
 
     claimed = [*stated.memory_answers, *stated.base_answers]
@@ -249,10 +251,9 @@ def probe_comparison(stated: Any, mine: Any, base: Any) -> dict[str, Any]:
         "probe_identical": sum(a == b for a, b in zip(claimed, rerun, strict=False)),
     }
     again = forgetting(base, mine)
-    if stated.retention is not None and again.retention is not None and again.base_correct:
-        p = again.retention
-        out["retention_gap"] = stated.retention - p
-        out["retention_stderr"] = math.sqrt(p * (1 - p) / again.base_correct)
+    if stated.retention is not None and again.retention is not None:
+        out["retention_gap"] = stated.retention - again.retention
+        out["retention_excess"] = stated.retained - again.retained
     return out
 
 
