@@ -116,3 +116,29 @@ def test_the_checker_sees_lazy_and_upward_imports(tmp_path: Path) -> None:
     fake.write_text("def f():\n    from bench.run.runner import execute\n")
     assert imports_of(fake, "bench.core.fake", {"bench.run.runner"}) == {"bench.run.runner"}
     assert layer_of("bench.run.runner") > layer_of("bench.core.fake")
+
+
+def test_adapters_have_one_lifetime():
+    """Only `bench.model.adapters` takes adapters out (through `bare_model`): no other module of
+    the project cleans up after a memory by hand."""
+    callers = [
+        path.relative_to(ROOT).as_posix()
+        for path in project_modules().values()
+        if "unload_adapters(" in path.read_text() and path.name != "adapters.py"
+    ]
+    assert callers == []
+
+
+def test_bare_model_takes_out_what_a_failing_block_installed(tiny_model, tmp_path):
+    import pytest
+
+    from baselines.lora import LoRAConfig, peft_config
+    from bench.model.adapters import bare_model, loaded_adapters
+
+    with pytest.raises(RuntimeError), bare_model(tiny_model):
+        from peft import get_peft_model
+
+        tiny_model.peft = get_peft_model(tiny_model.model, peft_config(LoRAConfig(rank=2)), adapter_name="x")
+        assert loaded_adapters(tiny_model) == ["x"]
+        raise RuntimeError("a write that failed half-way")
+    assert tiny_model.peft is None and loaded_adapters(tiny_model) == []

@@ -165,7 +165,7 @@ class Reproducer:
         from bench.answer.lm import MemoryLM, evaluate
         from bench.answer.reader import Reader
         from bench.harness.taskspec import task_manager, task_spec
-        from bench.model.adapters import unload_adapters
+        from bench.model.adapters import bare_model
         from bench.model.loading import load_model
         from bench.run.memories import make_memory
         from bench.run.retention import ask_probe
@@ -178,7 +178,7 @@ class Reproducer:
         spec = task_spec(manager, record.task.name)
         reader = Reader(lm, self.batch_size)
         probe = None
-        try:
+        with bare_model(lm):
             transformers.set_seed(seed)
             memory.write(spec.corpus(), lm)
             transformers.set_seed(seed)
@@ -192,8 +192,6 @@ class Reproducer:
             )
             if record.forgetting is not None:
                 probe = ask_probe(memory, reader, manager, seed)
-        finally:
-            unload_adapters(lm)
         if probe is not None:
             if (*key, seed) not in self.base_probes:
                 closed = make_memory("none", {}, seed)

@@ -82,6 +82,18 @@ def unload_adapters(lm: LoadedModel) -> None:
 
 
 @contextmanager
+def bare_model(lm: LoadedModel) -> Iterator[LoadedModel]:
+    """The model with no adapter on, for a block that may install some: whatever it installed
+    (or left behind on an error) is taken out when it ends. The one lifetime of every adapter:
+    no module outside this one unloads them."""
+    unload_adapters(lm)
+    try:
+        yield lm
+    finally:
+        unload_adapters(lm)
+
+
+@contextmanager
 def adapters_active(lm: LoadedModel, recall: Recall) -> Iterator[Any]:
     """Yield the module to generate with: the base model, or the PeftModel with exactly these adapters on."""
     if not recall.adapters:

@@ -26,7 +26,7 @@ from bench.harness.judging import METRICS as JUDGE_METRICS
 from bench.harness.judging import identity_rubric
 from bench.harness.scoring import stderr_of
 from bench.harness.taskspec import TaskSpec, expand_tasks, task_manager, task_spec
-from bench.model.adapters import unload_adapters
+from bench.model.adapters import bare_model
 from bench.model.cost import PeakMemory
 from bench.model.loading import load_model
 from bench.model.packing import count_tokens
@@ -170,7 +170,7 @@ def run_one(
     s = p.settings
     corpus = p.corpora[spec.name]
     memory_lm = MemoryLM(memory, Reader(lm, s.batch_size), s.context_budget)
-    try:  # whatever happens, the next run starts from the bare model
+    with bare_model(lm):  # whatever happens, the next run starts from the bare model
         transformers.set_seed(s.seed)
         with PeakMemory() as write_cost:
             memory.write(corpus, lm)
@@ -178,8 +178,6 @@ def run_one(
         with PeakMemory() as read_cost:
             results = evaluate(memory_lm, spec.name, p.manager, s.seed, limit=s.limit, bootstrap_iters=1000)
         forgot = probe_forgetting(lm, p, memory, shared) if s.forgetting and memory.traits.installs_adapters else None
-    finally:
-        unload_adapters(lm)
     samples = sample_rows(spec.name, results["samples"][spec.name], memory_lm.log)
     metrics = parse_metrics(results["results"][spec.name])
     if precisions := router_precision(samples):  # a router's accuracy, apart from what the modules store

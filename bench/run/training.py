@@ -13,7 +13,7 @@ from typing import Any
 
 from baselines.lora import LoRAConfig, StepHook, adapter_footprint, make_examples, train_adapter
 from bench.core.memory import Corpus, LoadedModel
-from bench.model.adapters import unload_adapters
+from bench.model.adapters import bare_model
 from bench.parts.synth import internalize
 from bench.run.memories import make_memory
 
@@ -31,10 +31,10 @@ def train_lora(
     """Train a `lora` adapter with these config fields into `folder`; its training log
     (`on_step`: see `baselines.lora.train_adapter`)."""
     cfg = lora_config(fields, seed)
-    unload_adapters(lm)  # train on the bare model, as a run does
-    training = internalize(corpus, cfg.format, cfg.generator, lm, cfg.seed)
-    examples = make_examples(training, lm, cfg, source=corpus)
-    return train_adapter(lm, examples, cfg, folder, on_step)
+    with bare_model(lm):  # train on the bare model, as a run does
+        training = internalize(corpus, cfg.format, cfg.generator, lm, cfg.seed)
+        examples = make_examples(training, lm, cfg, source=corpus)
+        return train_adapter(lm, examples, cfg, folder, on_step)
 
 
 def training_flops(log: Mapping[str, Any], n_params: int) -> float:

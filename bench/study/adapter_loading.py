@@ -24,7 +24,7 @@ from bench.answer.reader import Reader
 from bench.core.config import DEFAULT_MODEL
 from bench.core.memory import LoadedModel, Query
 from bench.harness.taskspec import task_manager, task_spec
-from bench.model.adapters import load_adapter, unload_adapters
+from bench.model.adapters import bare_model, load_adapter
 from bench.model.loading import load_model
 from bench.model.packing import mean_tokens
 from bench.run.memories import make_memory, memory_label
@@ -75,8 +75,8 @@ def compare_loading(
     gen = task.config.generation_kwargs or {}
     until, max_new = list(gen.get("until") or []), int(gen.get("max_gen_toks", 64))
     memory = make_memory("multilora", {"modules": modules, **(fields or {})}, seed=0)
-    unload_adapters(lm)
-    memory.write(spec.corpus(), lm)
+    with bare_model(lm):  # training the modules leaves nothing installed
+        memory.write(spec.corpus(), lm)
     recalls = memory.recall([Query(p, gold_doc(d)) for p, d in zip(prompts, docs, strict=True)], 0)
     folders = memory.folders
     reader = Reader(lm, batch_size)
@@ -84,24 +84,23 @@ def compare_loading(
     def one_at_a_time(load_each: bool) -> tuple[float, list[str]]:
         started, texts = time.perf_counter(), []
         for prompt, recall in zip(prompts, recalls, strict=True):
-            if load_each:  # what a server without an adapter store does: read the module, then answer
-                unload_adapters(lm)
+            if not load_each:
+                texts += [a.text for a in reader.generate([prompt], [recall], 0, until, max_new)]
+                continue
+            with bare_model(lm):  # what a server without an adapter store does: read the module, then answer
                 name = recall.adapters[0]
                 load_adapter(lm, name, folders[int(name.removeprefix("m"))])
-            texts += [a.text for a in reader.generate([prompt], [recall], 0, until, max_new)]
+                texts += [a.text for a in reader.generate([prompt], [recall], 0, until, max_new)]
         return time.perf_counter() - started, texts
 
-    try:
-        per_query, loaded_texts = one_at_a_time(load_each=True)
-        unload_adapters(lm)
+    per_query, loaded_texts = one_at_a_time(load_each=True)
+    with bare_model(lm):
         for i, folder in enumerate(folders):
             load_adapter(lm, f"m{i}", folder)
         preloaded, single_texts = one_at_a_time(load_each=False)
         started = time.perf_counter()
         batched = [a.text for a in reader.generate(prompts, list(recalls), 0, until, max_new)]
         grouped = time.perf_counter() - started
-    finally:
-        unload_adapters(lm)
     return LoadingTimes(
         questions=len(prompts),
         modules=len(folders),

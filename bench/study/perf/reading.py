@@ -13,7 +13,6 @@ from bench.answer.reader import Reader
 from bench.core.memory import LoadedModel, Memory
 from bench.core.metrics import parse_results
 from bench.harness.taskspec import task_spec
-from bench.model.adapters import unload_adapters
 from bench.model.packing import count_tokens, mean_tokens
 from bench.run.memories import make_memory, memory_label
 from bench.study.adapter_loading import compare_loading, evenly_spread
@@ -82,8 +81,7 @@ def reading_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Mea
     """Every memory reads the same questions, batched, then those `cfg.one_at_a_time` names one
     question at a time; ICL packs the read task's corpus to each context size."""
     corpus = task_spec(manager, cfg.read_task).corpus()
-    questions = spread_questions(manager, cfg.read_task, cfg.read_questions)
-    unload_adapters(lm)
+    questions = spread_questions(manager, cfg.read_task, cfg.read_questions)  # the suite starts it bare
     none = make_memory("none", {}, cfg.seed)
     icl = make_memory("icl", {"profile": cfg.profile}, cfg.seed)
     icl.write(corpus, lm)

@@ -18,7 +18,7 @@ import torch
 from bench.core.config import config_dict
 from bench.core.memory import LoadedModel
 from bench.harness.taskspec import task_manager
-from bench.model.adapters import unload_adapters
+from bench.model.adapters import bare_model
 from bench.model.loading import load_model, pick_device
 from bench.run.environment import environment, git_state
 from bench.study.perf.config import PerfConfig
@@ -53,10 +53,8 @@ def run_perf(cfg: PerfConfig, lm: LoadedModel | None = None) -> dict[str, Any]:
     for name in cfg.steps:
         what, step = STEP_RUNS[name]
         log.warning("perf: %s", what)
-        try:
+        with bare_model(lm):  # every measurement starts from the bare model
             measures += step(lm, manager, cfg)
-        finally:  # every measurement starts from the bare model
-            unload_adapters(lm)
     peak = first.best(peak_now(lm, cfg, "again at the end"))
     measures.insert(0, peak_measure(peak, lm.model.dtype))
     return perf_document(cfg, lm, peak, measures, time.perf_counter() - started)
