@@ -134,6 +134,18 @@ def test_a_pair_without_a_ranked_row_on_a_core_task_is_not_ranked():
     assert "| m3 | icl | unranked | 1/3, core 0/1 |" in text and "core task (kmb_up)" in text
 
 
+def test_oracle_routing_is_named_and_shown_as_an_upper_bound():
+    from bench.run.record import reads_gold
+
+    assert reads_gold({"router": "oracle"}) and reads_gold({"parts": [{"memory": "multilora", "router": "oracle"}]})
+    assert not reads_gold({"router": "embedding", "rank": 8})
+    frame = hand_frame()
+    frame = pd.concat([frame, pd.DataFrame([row("kmb_up", "m1", "multilora", 1.0, oracle=True)])], ignore_index=True)
+    text = board_markdown(with_board_columns(frame), DIRECTIONS)
+    assert "| upper bound | m1 | multilora \\[oracle\\] |" in text
+    assert "| 1 | m1 | none |" in text  # the oracle's 100% outranks nothing
+
+
 def test_reproduced_in_full_needs_every_question_and_the_probe():
     assert Reproduction("a", checked=36, identical=36).in_full(36, retention=False)
     assert not Reproduction("a", checked=32, identical=32).in_full(73, retention=False)  # a sample is not full

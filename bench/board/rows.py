@@ -93,8 +93,12 @@ def with_board_columns(
     if "reproduced_ok" not in frame:
         added["reproduced_ok"] = pd.Series([bool(r and r.in_full(n, p)) for r, n, p in rows], index=frame.index)
     frame = frame.assign(**added)
+    if "oracle" in frame and frame["oracle"].any():  # named as what it is, and never ranked
+        oracle = frame["oracle"].fillna(False).astype(bool) & ~frame["memory"].astype(str).str.endswith(" [oracle]")
+        frame = frame.assign(memory=frame["memory"].where(~oracle, frame["memory"].astype(str) + " [oracle]"))
     if "ranked_row" not in frame:
-        frame = frame.assign(ranked_row=~frame["partial"] & frame["reproduced_ok"])
+        oracle = frame["oracle"].fillna(False).astype(bool) if "oracle" in frame else False
+        frame = frame.assign(ranked_row=~frame["partial"] & frame["reproduced_ok"] & ~oracle)
     return frame
 
 
@@ -110,10 +114,13 @@ def ranked(rows: pd.DataFrame, task: str, metric: str, directions: Directions) -
 
 
 def rank_cell(row: pd.Series) -> str:
-    """`3`; `partial 3/36` for a row that answered only some of its task's questions; `pending`
-    for a full row not yet reproduced in full."""
+    """`3`; `partial 3/36` for a row that answered only some of its task's questions; `upper
+    bound` for oracle routing (it reads the gold document); `pending` for a full row not yet
+    reproduced in full."""
     if row["partial"]:
         return f"partial {int(row['n_queries'])}/{int(row['questions'])}"
+    if row.get("oracle") is True:
+        return "upper bound"
     if not row.get("ranked_row", True):
         return "pending"
     return "–" if pd.isna(row["rank"]) else str(int(row["rank"]))

@@ -195,7 +195,18 @@ class RunRecord:
         row.update(asdict(self.cost))
         row["retention"] = self.forgetting.retention if self.forgetting else None
         row["probed"] = self.forgetting is not None  # carries the probe (its retention may still be None)
+        row["oracle"] = reads_gold(self.memory.config)
         return row
+
+
+def reads_gold(config: Any) -> bool:
+    """Whether a memory config (or any part of a hybrid's) routes by the oracle, which reads each
+    question's gold document at answer time: an upper bound, not a memory one could deploy."""
+    if isinstance(config, dict):
+        return config.get("router") == "oracle" or any(reads_gold(v) for v in config.values())
+    if isinstance(config, list):
+        return any(reads_gold(v) for v in config)
+    return False
 
 
 def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
