@@ -93,6 +93,15 @@ def test_gold_answers_do_not_reproduce(closed_book, capsys, monkeypatch, real_ca
     assert "answers do not reproduce and the claim beats the rerun: 0/36; claim - rerun: score +100.0" in problem
 
 
+@pytest.mark.integration
+def test_storage_is_recomputed_by_the_rerun(closed_book, capsys, monkeypatch, real_cache, tmp_path):
+    folder, record, _ = closed_book
+    monkeypatch.setenv("KMBENCH_CACHE", str(real_cache))
+    edit(record, lambda d: d["cost"].update(storage_bytes=1))
+    flags = ["--reproduce", "--reproductions", str(tmp_path / "none")]
+    assert "the memory stores 0 bytes, the record says 1" in refused(folder, capsys, *flags)
+
+
 def test_pending_trusts_only_a_committed_reproduction(closed_book, capsys, tmp_path):
     """Without a base (a maintainer's `make reproduce`) a full committed rerun is trusted and
     skipped; with `--base` (CI), an entry the change adds is a claim: rerun, and refused when
@@ -204,6 +213,12 @@ def test_a_homoglyph_submission_id_is_refused(closed_book, capsys):
     yaml_file = lookalike / "submission.yaml"
     yaml_file.write_text(yaml_file.read_text().replace(f"id: {folder.name}", f"id: {lookalike.name}"))
     assert "is not lowercase letters" in refused(lookalike, capsys)
+
+
+def test_context_tokens_are_the_questions_own(tmp_path, capsys):
+    record, _ = copy_row(PHONEBOOK, "kmb_phonebook_1k", "icl", tmp_path)
+    edit(record, lambda d: d["cost"].update(context_tokens_per_query=d["cost"]["context_tokens_per_query"] / 10))
+    assert "context_tokens_per_query is not the questions' mean" in refused(record.parents[3], capsys)
 
 
 def test_a_chosen_primary_metric_is_refused(closed_book, capsys):

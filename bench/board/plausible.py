@@ -78,7 +78,10 @@ def sample_rules(r: RunRecord, samples: Sequence[dict[str, Any]]) -> list[tuple[
     prompt_total = sum(float(s.get("prompt_tokens") or 0) for s in samples)
     answer_chars = sum(len(s["response"]) for s in samples if isinstance(s.get("response"), str))
     floor, ceiling = 2.0 * r.model.n_params * prompt_total, 2.0 * r.model.n_params * (prompt_total + answer_chars + n)
+    context_total = sum(float(s.get("context_tokens") or 0) for s in samples)
     return [
+        (close(c.prompt_tokens_per_query, prompt_total / n), "prompt_tokens_per_query is not the questions' mean"),
+        (close(c.context_tokens_per_query, context_total / n), "context_tokens_per_query is not the questions' mean"),
         (all(ok(s) and s > 0 for s in seconds), "a question with no positive seconds"),
         (sum(seconds) <= c.read_seconds * (1 + RELATIVE) + 1e-3, "the questions' seconds add up past read_seconds"),
         (sum(seconds) / n <= c.seconds_per_query * (1 + RELATIVE) + 1e-9, "seconds_per_query below the questions'"),

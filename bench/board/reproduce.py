@@ -49,7 +49,7 @@ class Reproduction:
     example: str = ""  # the first difference, for the problem line
     probe_checked: int = 0  # probe answers compared, the memory's and the base model's together
     probe_identical: int = 0
-    mismatch: str = ""  # what the loaded model contradicts in the record (its parameter count)
+    mismatch: str = ""  # what the rerun contradicts in the record (the model's parameter count, the storage)
     # the claimed primary score minus the rerun's, per question (in the metric's better direction),
     # and the same for retention: what a CPU of another kind may shift, and a forgery inflates
     score_gap: float = 0.0
@@ -145,6 +145,7 @@ class Reproducer:
             )
         try:
             rerun, scores, higher, probe = self.answers(record, memory, context_budget)
+            storage = memory.footprint().storage_bytes
         except UserError as exc:
             return Reproduction(rid, reason=str(exc))
         found = asdict(compare(rid, samples, rerun))
@@ -153,6 +154,8 @@ class Reproducer:
         if loaded != record.model.n_params:
             found["mismatch"] = (f"the model has {loaded:,} parameters, the record says "
                                  f"{record.model.n_params:,}: costs follow from it")  # fmt: skip
+        elif storage != record.cost.storage_bytes:
+            found["mismatch"] = f"the memory stores {storage:,} bytes, the record says {record.cost.storage_bytes:,}"
         if probe is not None and record.forgetting is not None:
             found.update(probe_comparison(record.forgetting, *probe))
         return Reproduction(**found)
