@@ -6,6 +6,7 @@ decides which adapters are active. The base model's weights are never modified.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,11 +52,16 @@ NEEDS_DENSITY = ("ties", "dare", "magnitude_prune")
 def merge_adapters(
     lm: LoadedModel, names: tuple[str, ...], method: str, weights: tuple[float, ...], density: float
 ) -> tuple[str, ...]:
-    """The adapters to switch on for this combination: one merged adapter (built once, named
-    after its inputs) or, for "sum" and a single adapter, the inputs themselves."""
+    """The adapters to switch on for this combination: one merged adapter or, for "sum" and a
+    single adapter, the inputs themselves. A merged adapter is keyed by its set of modules with
+    their weights (in name order, whatever order a router chose them in) and its density, so each
+    combination is built once and two weightings of one set never share a name."""
     if method == "sum" or len(names) == 1:
         return names
-    merged = "-".join((method, *names))
+    pairs = sorted(zip(names, weights, strict=True))
+    names, weights = tuple(n for n, _ in pairs), tuple(w for _, w in pairs)
+    digest = hashlib.sha256(repr((weights, density)).encode()).hexdigest()[:8]
+    merged = "-".join((method, *names, digest))
     if method == "cat_rsqrt":
         method, weights = "cat", tuple(w / math.sqrt(len(names)) for w in weights)
     if merged not in lm.peft.peft_config:
