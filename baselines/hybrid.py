@@ -105,8 +105,6 @@ class HybridMemory(Memory):
 
 def join(a: Recall, b: Recall) -> Recall:
     """Both parts' contexts (earlier part first) and adapters; the router's account kept."""
-    if a.weights is not None or b.weights is not None:
-        raise NotImplementedError("a hybrid cannot join weighted adapter combinations")
     context = CONTEXT_SEPARATOR.join(c for c in (a.context, b.context) if c)
     return dataclasses.replace(
         a,

@@ -98,7 +98,7 @@ class Reader:
             context_tokens.append(n)
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, recall in enumerate(recalls):
-            groups[(recall.adapters, recall.weights)].append(i)
+            groups[recall.adapters].append(i)
         return texts, ids, context_tokens, groups
 
     def generate(

@@ -108,7 +108,6 @@ class Recall:
 
     context: str = ""
     adapters: tuple[str, ...] = ()
-    weights: tuple[float, ...] | None = None
     dropped: int = 0  # knowledge pieces that did not fit the context budget
     routing: Routing | None = None  # set by memories that route among modules
 

@@ -112,7 +112,5 @@ def adapters_active(lm: LoadedModel, recall: Recall) -> Iterator[Any]:
     missing = [a for a in recall.adapters if a not in loaded_adapters(lm)]
     if missing:
         raise RuntimeError(f"adapters {missing} were recalled but never loaded")
-    if recall.weights is not None:
-        raise NotImplementedError("weighted adapter combinations need a merged adapter")
     lm.peft.base_model.set_adapter(list(recall.adapters))
     yield lm.peft
