@@ -36,7 +36,8 @@ def row(task: str, model: str, memory: str, score: float, n: int = 40, questions
             "score_stderr": 0.05, "write_seconds": 2.0, "read_seconds": 4.0, "total_seconds": 6.0,
             "seconds_per_query": 0.1, "context_tokens_per_query": 100.0 * len(memory), "storage_bytes": 2048,
             "trainable_params": 0, "retention": None, "submission": "sub_[1]",
-            "reproduced": f"{n}/{n}", "reproduced_ok": True}  # fmt: skip
+            "reproduced": f"{n}/{n}", "reproduced_ok": True, "write_flops": 1e12, "read_flops": 1e9 * n,
+            "limit": None if n == questions else n}  # fmt: skip
     return {**base, **extra}
 
 
@@ -161,6 +162,16 @@ def test_reproduced_in_full_needs_every_question_and_the_probe():
         Reproduction("a", checked=-1)
     with pytest.raises(UserError, match="more identical"):
         Reproduction("a", checked=1, identical=2)
+
+
+def test_the_board_says_when_each_memory_pays_off_from_ranked_rows():
+    frame = hand_frame()
+    frame.loc[frame["memory"] == "icl", ["write_seconds", "seconds_per_query"]] = [0.0, 0.5]
+    text = board_markdown(frame, DIRECTIONS)
+    section = text[text.index("## When each memory pays off") :]
+    assert "### kmb_up, m1: when each memory pays off" in section
+    assert "a\\|b&lt;script&gt;: when each memory pays off" in section  # a submitted name stays text
+    assert "| `icl` |" in section and "m2" not in section.split("## kmb")[0]  # the partial row is not costed
 
 
 def test_a_memory_label_is_code_only_where_that_is_safe():

@@ -12,6 +12,7 @@ import pandas as pd
 from bench.board.columns import BOARD_COLUMNS, OVERVIEW_COLUMNS, Column, header, overview_header
 from bench.board.overview import aggregate_note, overview_frame
 from bench.board.rows import ranked, with_board_columns
+from bench.report.breakeven import breakeven_markdown
 from bench.report.depth import depth_markdown
 from bench.report.directions import Directions, directions_for
 from bench.report.mdtext import md_escape
@@ -53,6 +54,9 @@ def board_markdown(frame: pd.DataFrame, directions: Directions | None = None) ->
     depth = depth_markdown(frame[frame["ranked_row"]].assign(model=frame["model"].map(md_escape)))
     if depth:  # each memory's score at each level of the same knowledge (bench.report.depth)
         parts += ["## How deep is the memory?", "", depth]
+    breakeven = breakeven_markdown(frame[frame["ranked_row"]], directions)
+    if breakeven:  # from the ranked rows' own costs (bench.report.breakeven)
+        parts += ["## When each memory pays off", "", breakeven]
     for task, rows in by_task(frame):
         metric = rows["primary_metric"].iloc[0]
         questions = int(rows["questions"].max())

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.directions import Directions, directions_for
+from bench.report.mdtext import md_code, md_plain
 from bench.report.pareto import pareto_front
 from bench.report.tables import by_task, full_runs
 from bench.report.traits import with_traits
@@ -82,7 +83,7 @@ def breakeven_markdown(frame: pd.DataFrame, directions: Directions | None = None
             if len(seconds) < 2:
                 continue
             lines = [
-                f"### {task}, {model}: when each memory pays off",
+                f"### {md_plain(task)}, {md_plain(model)}: when each memory pays off",
                 "",
                 "Total cost = write + n × read. Crossings (n questions; after it the first memory is cheaper):",
                 "",
@@ -98,8 +99,8 @@ def breakeven_markdown(frame: pd.DataFrame, directions: Directions | None = None
                         continue
                     first, other = (a, b) if a.write > b.write else (b, a)
                     lines.append(
-                        f"| `{first.memory}` | {100 * first.score:.1f} | {first.write:.1f} | {first.read:.3f} | "
-                        f"`{other.memory}` | {show_questions(by_s) if by_s is not None else '–'} | "
+                        f"| {md_code(first.memory)} | {100 * first.score:.1f} | {first.write:.1f} | {first.read:.3f} | "
+                        f"{md_code(other.memory)} | {show_questions(by_s) if by_s is not None else '–'} | "
                         f"{show_questions(by_f) if by_f is not None else '–'} |"
                     )
             lines += [
@@ -112,7 +113,7 @@ def breakeven_markdown(frame: pd.DataFrame, directions: Directions | None = None
             ]
             for n in WORKLOADS:
                 front = front_at(seconds, n, higher)
-                cells = ", ".join(f"`{m.memory}` ({100 * m.score:.1f}, {m.total(n):,.0f})" for m in front)
+                cells = ", ".join(f"{md_code(m.memory)} ({100 * m.score:.1f}, {m.total(n):,.0f})" for m in front)
                 lines.append(f"| {n:,} | {cells} |")
             sections.append("\n".join(lines))
     return "\n\n".join(sections) + ("\n" if sections else "")

@@ -17,6 +17,13 @@ def md_escape(text: object) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
+def md_plain(text: object) -> str:
+    """A name as written where it is plain (letters, digits, `_.-`), else escaped: a heading of
+    our own names reads as before, a submitted one cannot become markup."""
+    text = str(text)
+    return text if re.fullmatch(r"[\w.-]+", text) else md_escape(text)
+
+
 def md_code(text: object) -> str:
     """A label as inline code where that is safe in a table cell, else as escaped plain text."""
     text = str(text)
