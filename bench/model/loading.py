@@ -21,6 +21,7 @@ from bench.core.errors import UserError
 from bench.core.memory import LoadedModel
 from bench.core.paths import cache_dir
 from bench.core.staging import staged_folder
+from bench.model.threads import fit_threads
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,7 @@ def load_model(name: str, device: torch.device | None = None, chat_template: boo
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = resolve_source(name)
+    fit_threads()
     auto_device, dtype = pick_device()
     device = device or auto_device
     try:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from bench.core.paths import PROJECT_ROOT
+from bench.model.threads import load_average
 
 PACKAGES = ("kmbench", "torch", "transformers", "peft", "lm_eval", "sentence-transformers", "faiss-cpu", "datasets")
 
@@ -32,6 +33,7 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "load_average_1m": load_average(),  # above the CPUs: another process shared them during the run
         "device": device,
         # the kernels torch picks follow the CPU's instruction set, and so do the last bits of every
         # sum: trained memories reproduce answer for answer only on the same kind (bench.board.reproduce)
