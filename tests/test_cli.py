@@ -85,3 +85,12 @@ def test_every_record_names_its_profile(tiny_model_dir, tiny_task_dir, tmp_path)
     assert main(args) == 0
     rows = [load_record(p).flatten() for p in (tmp_path / "runs/records").rglob("*.json")]
     assert sorted((r["memory"], r["profile"]) for r in rows) == [("icl@study", "study"), ("rag", "kmbench")]
+
+
+def test_a_run_outside_a_checkout_prints_no_git_error(tiny_model_dir, tiny_task_dir, tmp_path, monkeypatch, capfd):
+    """lm-eval would run `git describe` in the working directory and print git's fatal error."""
+    monkeypatch.chdir(tmp_path)
+    args = run_args(tiny_model_dir, tmp_path / "runs", "kmb_tiny", "--include-path", str(tiny_task_dir), limit=1,
+                    memories="none")  # fmt: skip
+    assert main(args) == 0
+    assert "not a git repository" not in capfd.readouterr().err

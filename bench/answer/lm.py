@@ -132,16 +132,23 @@ class MemoryLM(LM):
 def evaluate(model: MemoryLM, task: str, manager: Any, seed: int, **options: Any) -> dict[str, Any]:
     """lm-eval's `simple_evaluate` on one task, samples logged, with every seed it takes set to
     the run's: a run, the retention probe and a reproduction all read the same way."""
-    import lm_eval
+    from unittest import mock
 
-    return lm_eval.simple_evaluate(
-        model=model,
-        tasks=[task],
-        task_manager=manager,
-        log_samples=True,
-        random_seed=seed,
-        numpy_random_seed=seed,
-        torch_random_seed=seed,
-        fewshot_random_seed=seed,
-        **options,
-    )
+    import lm_eval
+    import lm_eval.evaluator
+
+    # lm-eval runs `git describe` in the working directory for its results' `git_hash`, which
+    # prints "fatal: not a git repository" outside a checkout; KMBench records its own commit
+    # (`bench.run.environment.git_state`), so lm-eval's is not asked for.
+    with mock.patch.object(lm_eval.evaluator, "get_git_commit_hash", lambda: None):
+        return lm_eval.simple_evaluate(
+            model=model,
+            tasks=[task],
+            task_manager=manager,
+            log_samples=True,
+            random_seed=seed,
+            numpy_random_seed=seed,
+            torch_random_seed=seed,
+            fewshot_random_seed=seed,
+            **options,
+        )
