@@ -164,15 +164,9 @@ class Reproducer:
         """Rerun through lm-eval exactly as `kmbench run` runs it: doc_id -> filtered response,
         doc_id -> primary score, whether that metric is better higher; and, for a record with
         retention, the probe asked with the memory and with the base model (`ask_probe`'s tuples)."""
-        import transformers
-
-        from bench.answer.lm import MemoryLM, evaluate
-        from bench.answer.reader import Reader
         from bench.harness.taskspec import task_manager, task_spec
-        from bench.model.adapters import bare_model
         from bench.model.loading import load_model
-        from bench.run.memories import make_memory
-        from bench.run.retention import ask_probe
+        from bench.run.evaluation import Reading, base_probe, evaluate_memory
 
         key = (record.model.name, record.model.chat_template)
         if key not in self.models:
@@ -180,27 +174,14 @@ class Reproducer:
         lm, seed = self.models[key], record.run.seed
         manager = task_manager()
         spec = task_spec(manager, record.task.name)
-        reader = Reader(lm, self.batch_size)
-        probe = None
-        with bare_model(lm):
-            transformers.set_seed(seed)
-            memory.write(spec.corpus(), lm)
-            transformers.set_seed(seed)
-            results = evaluate(
-                MemoryLM(memory, reader, context_budget),
-                spec.name,
-                manager,
-                seed,
-                limit=record.task.limit,  # as the run itself: its limit, same batches
-                bootstrap_iters=0,
-            )
-            if record.forgetting is not None:
-                probe = ask_probe(memory, reader, manager, seed)
-        if probe is not None:
+        # as the run itself: its seed, limit (same batches) and context budget
+        how = Reading(seed, self.batch_size, record.task.limit, context_budget)
+        done = evaluate_memory(lm, memory, spec.corpus(), spec.name, manager, how, record.forgetting is not None)
+        results, probe = done.results, None
+        if done.probe is not None:
             if (*key, seed) not in self.base_probes:
-                closed = make_memory("none", {}, seed)
-                self.base_probes[(*key, seed)] = ask_probe(closed, reader, manager, seed)
-            probe = (probe, self.base_probes[(*key, seed)])
+                self.base_probes[(*key, seed)] = base_probe(lm, manager, how)
+            probe = (done.probe, self.base_probes[(*key, seed)])
         rows = results["samples"][spec.name]
         answers = {int(s["doc_id"]): s["filtered_resps"][0] if isinstance(s["filtered_resps"][0], str) else
                    [list(x) for x in s["filtered_resps"]] for s in rows}  # fmt: skip

@@ -16,8 +16,7 @@ from typing import Any
 
 from bench.answer.endpoint import Endpoint
 from bench.answer.judge import Judge, LocalJudge, judge_samples
-from bench.answer.lm import MemoryLM, ReadLog, evaluate
-from bench.answer.reader import Reader
+from bench.answer.lm import ReadLog
 from bench.core.config import DEFAULT_MODEL, check, config_dict
 from bench.core.memory import Corpus, LoadedModel, Memory, Routing
 from bench.core.metrics import parse_results
@@ -26,17 +25,16 @@ from bench.harness.judging import METRICS as JUDGE_METRICS
 from bench.harness.judging import identity_rubric
 from bench.harness.scoring import stderr_of
 from bench.harness.taskspec import TaskSpec, expand_tasks, task_manager, task_spec
-from bench.model.adapters import bare_model
 from bench.model.cost import PeakMemory
 from bench.model.loading import load_model
 from bench.model.packing import count_tokens
 from bench.parts.routing import ROUTER_METRIC, router_precision
 from bench.run.environment import environment, git_state, package_version
+from bench.run.evaluation import Reading, base_probe, evaluate_memory
 from bench.run.identity import RunIdentity
 from bench.run.memories import make_memory, memory_label
 from bench.run.record import (
     Cost,
-    Forgetting,
     JudgeInfo,
     MemoryInfo,
     Metric,
@@ -48,7 +46,7 @@ from bench.run.record import (
     record_paths,
     save_record,
 )
-from bench.run.retention import ask_probe, forgetting
+from bench.run.retention import forgetting
 
 log = logging.getLogger(__name__)
 
@@ -165,20 +163,18 @@ def run_one(
     lm: LoadedModel, p: Plan, spec: TaskSpec, memory: Memory, rid: str, command: str, shared: Shared
 ) -> tuple[RunRecord, list[dict]]:
     """Write the memory, let lm-eval read through it, probe retention; the record and its samples."""
-    import transformers
-
     s = p.settings
+    how = Reading(s.seed, s.batch_size, s.limit, s.context_budget, bootstrap_iters=1000)
+    probe = s.forgetting and memory.traits.installs_adapters
+    done = evaluate_memory(lm, memory, p.corpora[spec.name], spec.name, p.manager, how, probe)
+    results = done.results
+    forgot = None
+    if done.probe is not None:
+        if shared.base_probe is None:
+            shared.base_probe = base_probe(lm, p.manager, how)
+        forgot = forgetting(shared.base_probe, done.probe)
     corpus = p.corpora[spec.name]
-    memory_lm = MemoryLM(memory, Reader(lm, s.batch_size), s.context_budget)
-    with bare_model(lm):  # whatever happens, the next run starts from the bare model
-        transformers.set_seed(s.seed)
-        with PeakMemory() as write_cost:
-            memory.write(corpus, lm)
-        transformers.set_seed(s.seed)
-        with PeakMemory() as read_cost:
-            results = evaluate(memory_lm, spec.name, p.manager, s.seed, limit=s.limit, bootstrap_iters=1000)
-        forgot = probe_forgetting(lm, p, memory, shared) if s.forgetting and memory.traits.installs_adapters else None
-    samples = sample_rows(spec.name, results["samples"][spec.name], memory_lm.log)
+    samples = sample_rows(spec.name, results["samples"][spec.name], done.log)
     metrics = parse_metrics(results["results"][spec.name])
     if precisions := router_precision(samples):  # a router's accuracy, apart from what the modules store
         metrics[ROUTER_METRIC] = Metric(sum(precisions) / len(precisions), stderr_of(precisions))
@@ -212,7 +208,7 @@ def run_one(
             s.limit,
         ),
         metrics=metrics,
-        cost=measure_cost(memory, lm, memory_lm.log, samples, write_cost, read_cost),
+        cost=measure_cost(memory, lm, done.log, samples, done.write_cost, done.read_cost),
         env=environment(),
         forgetting=forgot,
         judge=judged,
@@ -240,15 +236,6 @@ def judge_run(p: Plan, samples: list[dict], metrics: dict[str, Metric], shared: 
         log.warning("judge %s: %d of %d outputs malformed, left unscored", judge.name, malformed, len(samples))
     endpoint = judge.url if isinstance(judge, Endpoint) else None
     return JudgeInfo(judge.name, judge.model_id, JUDGE_RUBRIC.sha256, malformed, JUDGE_RUBRIC.scale, endpoint)
-
-
-def probe_forgetting(lm: LoadedModel, p: Plan, memory: Memory, shared: Shared) -> Forgetting:
-    """The probe with the memory's adapters on, against the base model's answers (asked once)."""
-    reader = Reader(lm, p.settings.batch_size)
-    mine = ask_probe(memory, reader, p.manager, p.settings.seed)
-    if shared.base_probe is None:  # the closed-book memory recalls no adapters, so the reader turns them off
-        shared.base_probe = ask_probe(make_memory("none", {}, p.settings.seed), reader, p.manager, p.settings.seed)
-    return forgetting(shared.base_probe, mine)
 
 
 def parse_metrics(task_results: Mapping[str, Any]) -> dict[str, Metric]:

@@ -1,0 +1,64 @@
+"""The one path that evaluates a memory: seed, write, read the task through lm-eval, ask the
+retention probe, take the adapters out. A run (`bench.run.runner`) and a reproduction
+(`bench.board.reproduce`) both go through it, so a rerun reads exactly as the run did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.answer.lm import MemoryLM, ReadLog, evaluate
+from bench.answer.reader import Reader
+from bench.core.memory import Corpus, LoadedModel, Memory
+from bench.model.adapters import bare_model
+from bench.model.cost import PeakMemory
+from bench.run.memories import make_memory
+from bench.run.retention import ask_probe
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one evaluation gave: lm-eval's results, what each read cost, and the probe's answers
+    with the memory on (None when not asked)."""
+
+    results: dict[str, Any]
+    log: ReadLog
+    write_cost: PeakMemory
+    read_cost: PeakMemory
+    probe: tuple[list[str], list[float], str] | None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a memory is read: the settings a run records and a rerun repeats."""
+
+    seed: int
+    batch_size: int
+    limit: int | None = None
+    context_budget: int | None = None
+    bootstrap_iters: int = 0
+
+
+def evaluate_memory(
+    lm: LoadedModel, memory: Memory, corpus: Corpus, task: str, manager: Any, how: Reading, probe: bool
+) -> Evaluation:
+    """Write `memory` from `corpus` on the bare model, read `task` through it, and (with `probe`)
+    ask the retention probe with its adapters on; whatever happens, the model is bare after."""
+    import transformers
+
+    memory_lm = MemoryLM(memory, Reader(lm, how.batch_size), how.context_budget)
+    with bare_model(lm):
+        transformers.set_seed(how.seed)
+        with PeakMemory() as write_cost:
+            memory.write(corpus, lm)
+        transformers.set_seed(how.seed)
+        with PeakMemory() as read_cost:
+            results = evaluate(memory_lm, task, manager, how.seed, limit=how.limit, bootstrap_iters=how.bootstrap_iters)
+        asked = ask_probe(memory, Reader(lm, how.batch_size), manager, how.seed) if probe else None
+    return Evaluation(results, memory_lm.log, write_cost, read_cost, asked)
+
+
+def base_probe(lm: LoadedModel, manager: Any, how: Reading) -> tuple[list[str], list[float], str]:
+    """The probe asked of the base model (the closed book recalls no adapters): retention's reference."""
+    return ask_probe(make_memory("none", {}, how.seed), Reader(lm, how.batch_size), manager, how.seed)
