@@ -38,7 +38,7 @@ class Validation:
     trusted: dict[str, Reproduction] = field(default_factory=dict)  # reproductions committed at the base
     claims: dict[str, Reproduction] = field(default_factory=dict)  # entries the change adds: rerun, never trusted
     rerun_pending: bool = True  # whether rows not yet reproduced in full get a rerun (the folder changed)
-    commits: dict[str, bool] = field(default_factory=dict)  # sha -> in this project's history
+    commits: dict[str, bool] = field(default_factory=dict)  # "ancestor..sha" -> sha descends from ancestor here
     tokenizers: dict[str, Any] = field(default_factory=dict)  # model name -> tokenizer, for token splits
 
     def fail(self, path: Path, what: str) -> None:

@@ -84,24 +84,20 @@ def load_checked_record(v: Validation, path: Path) -> tuple[RunRecord, int] | No
 
 def in_history(v: Validation, sha: str) -> bool:
     """Whether `sha` is a commit of this project's history (an ancestor of the checked-out HEAD)."""
-    import subprocess
-
-    if sha not in v.commits:
-        git = ["git", "-C", str(PROJECT_ROOT)]
-        found = subprocess.run([*git, "cat-file", "-e", f"{sha}^{{commit}}"], capture_output=True).returncode == 0
-        ancestor = subprocess.run([*git, "merge-base", "--is-ancestor", sha, "HEAD"], capture_output=True)
-        v.commits[sha] = found and ancestor.returncode == 0
-    return v.commits[sha]
+    return descends_from(v, sha, "HEAD")
 
 
 def descends_from(v: Validation, ancestor: str, sha: str) -> bool:
-    """Whether commit `sha` is `ancestor` or comes after it in this project's history."""
+    """Whether commit `sha` is `ancestor` or comes after it in this project's history (both must
+    be commits here); asked of git once per pair."""
     import subprocess
 
     key = f"{ancestor}..{sha}"
     if key not in v.commits:
-        git = ["git", "-C", str(PROJECT_ROOT), "merge-base", "--is-ancestor", ancestor, sha]
-        v.commits[key] = subprocess.run(git, capture_output=True).returncode == 0
+        git = ["git", "-C", str(PROJECT_ROOT)]
+        found = subprocess.run([*git, "cat-file", "-e", f"{ancestor}^{{commit}}"], capture_output=True).returncode == 0
+        after = subprocess.run([*git, "merge-base", "--is-ancestor", ancestor, sha], capture_output=True)
+        v.commits[key] = found and after.returncode == 0
     return v.commits[key]
 
 
