@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.core.config import DEFAULT_MODEL
 from bench.core.errors import UserError
+from bench.core.memory import ANSWER_TURNS
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 DEFAULT_TASK = "kmb_phonebook_1k"
@@ -86,6 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "context_budget": args.context_budget,
             "batch_size": args.batch_size,
             "chat_template": args.chat_template,
+            "answer_turn": args.answer_turn,
             "out": Path(args.out),
             "force": args.force,
             "include_paths": tuple(Path(p) for p in args.include_path),
@@ -330,6 +332,13 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--batch-size", type=int, default=16)
     run.add_argument("--chat-template", action="store_true", help="wrap prompts in the model's chat template")
+    run.add_argument(
+        "--answer-turn",
+        choices=ANSWER_TURNS,
+        default="assistant",
+        help="with --chat-template: answer as the assistant (default) or continue the user turn, where the "
+        "study's PhoneBook lines are trained (stored facts against facts the model can say)",
+    )
     run.add_argument("--out", default="runs", help="records folder")
     run.add_argument("--reports", default="reports", help="tables and plots folder")
     run.add_argument("--force", action="store_true", help="rerun and replace records that already exist")

@@ -27,6 +27,7 @@ def aggregated(*rows: dict) -> pd.DataFrame:
                 "task": row["task"],
                 "family": family(row["task"]),
                 "memory_name": name,
+                "answer_turn": "assistant",
                 "memory_family": FAMILIES[name],
                 "memory_color": COLORS[name],
                 "memory_order": list(COLORS).index(name),
@@ -57,6 +58,7 @@ def test_capacity_efficiency_and_bits_per_parameter():
             "model": "m",
             "family": "kmb_phonebook",
             "memory_name": "lora",
+            "answer_turn": "assistant",
             "memory_family": "parametric",  # what the capacity grid selects on, from the memory's traits
             "memory": ["lora(rank=4)", "lora(rank=4)", "lora(rank=8)", "lora(rank=8)"],
             "rank": [4, 4, 8, 8],
@@ -130,6 +132,23 @@ def test_the_study_sizes_have_capacities_on_the_study_scorer():
     assert row["bits_per_param"] == pytest.approx(48 * 10 * math.log2(10) / 100)
 
 
+def test_answers_read_in_the_user_turn_are_a_capacity_of_their_own():
+    """One adapter asked two ways: the study's reply recalls nothing, the trained user turn every
+    fact. The two never average into one row, and each has its own T_max and panel."""
+    agg = aggregated(
+        *(
+            {"task": f"kmb_phonebook_study_{k}k", "memory": f"lora@study(rank=8){suffix}", "rank": 8,
+             "trainable_params": 100, "corpus_tokens": 1343 * k, "score": score, "answer_turn": turn}
+            for k in (1, 2)
+            for turn, suffix, score in (("assistant", "", 0.0), ("user", " [user turn]", 1.0))
+        )
+    )  # fmt: skip
+    rows = {r["answer_turn"]: r for r in capacity(agg).to_dict("records")}
+    assert rows["assistant"]["T_max@0.9"] == 0 and rows["user"]["T_max@0.9"] == 2686
+    assert rows["user"]["panel"] == "kmb_phonebook_study, answered in the user turn"
+    assert len(capacity_figure(agg).axes) == 2
+
+
 def test_capacity_figure_draws_icl_and_rag_at_their_widest_context_beside_the_lora_ranks():
     rows = []
     for k, tokens in ((1, 1343), (2, 2715)):
@@ -181,6 +200,7 @@ def test_rank_plots_survive_runs_that_recalled_nothing(tmp_path):
     cap = pd.DataFrame(
         {
             "family": ["kmb_counterfact_study"] * 2 + ["kmb_phonebook_study"] * 2,
+            "panel": ["kmb_counterfact_study"] * 2 + ["kmb_phonebook_study"] * 2,
             "rank": [2, 4, 2, 4],
             "bits_per_param": [float("nan"), float("nan"), 0.0, 0.0],
         }

@@ -114,6 +114,23 @@ def test_chat_template_wraps_reading_and_training_alike(tiny_model_dir, corpus):
     assert chat.tokenizer.decode(example.target_ids, skip_special_tokens=True) == "212-555-0101"
 
 
+def test_answering_in_the_user_turn_continues_the_line_the_study_trains(tiny_model_dir, corpus):
+    """The study trains a PhoneBook line inside the user turn; asked there, the reader's prompt is
+    that line's opening token for token, so a stored fact can be completed as it was learned."""
+    from baselines.lora import make_examples
+    from bench.model.loading import load_model, render_question
+
+    config = make_memory("lora", {"layout": "user", "loss_on": "all"}, seed=0).config
+    user = load_model(str(tiny_model_dir), chat_template=True, answer_turn="user")
+    line = corpus.documents[0].contents
+    trained = make_examples(corpus, user, config)[0].target_ids
+    asked = user.tokenizer(render_question(user, line.rsplit(" 212", 1)[0]), add_special_tokens=False).input_ids
+    assert trained[: len(asked)] == asked
+    assert user.tokenizer.decode(trained[len(asked) :]).startswith(" 212-555-0101")
+    closed = load_model(str(tiny_model_dir), chat_template=True)
+    assert render_question(closed, line).endswith("<|assistant|>")
+
+
 def assert_one_forward_gradient(model, cfg, examples, groups):
     """The groups' loss, tokens and gradient are the whole batch's in one forward."""
     from peft import get_peft_model

@@ -59,6 +59,9 @@ def test_entries_switch_the_chat_template_and_name_a_profile(tmp_path):
         (True, {"profile": "study", "rank": 2}),
         (True, {"profile": "study", "rank": 8}),
     ]
+    text = "name: x\ntasks: [t]\nmemories: [{memory: lora, chat_template: true, answer_turn: user}, none]\n"
+    cells = load_sweep(write_grid(tmp_path, text)).cells()
+    assert [(c.answer_turn, c.config) for c in cells] == [("user", {}), (None, {})]  # a run setting
 
 
 @pytest.mark.parametrize(
@@ -73,6 +76,7 @@ def test_entries_switch_the_chat_template_and_name_a_profile(tmp_path):
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_cpus: many}]\n", "num_cpus: cannot read 'many'"),
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, chat_template: yes please}]\n", "true or false"),
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_gpus: [1]}]\n", "num_gpus must be a number"),
+        ("name: x\ntasks: [t]\nmemories: [{memory: lora, answer_turn: system}]\n", "one of assistant, user"),
         ("name: x\ntasks: [t]\nlimit: 0\nmemories: [none]\n", "limit must be a positive integer"),
     ],
 )

@@ -52,7 +52,7 @@ class LocalJudge:
     def ask(self, prompts: Sequence[str]) -> list[str]:
         """Greedy outputs of up to the study's 256 tokens; an instruction-tuned judge ends its turn after the JSON."""
         chat = bool(getattr(self.model.tokenizer, "chat_template", None))
-        reader = Reader(dataclasses.replace(self.model, chat_template=chat), self.batch_size)
+        reader = Reader(dataclasses.replace(self.model, chat_template=chat, answer_turn="assistant"), self.batch_size)
         answers = reader.generate(prompts, [Recall()] * len(prompts), budget=0, until=[], max_new_tokens=MAX_TOKENS)
         return [a.text for a in answers]
 

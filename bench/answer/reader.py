@@ -22,7 +22,7 @@ from transformers.generation import utils as generation_utils
 
 from bench.core.memory import LoadedModel, Recall
 from bench.model.adapters import adapters_active
-from bench.model.loading import render_prompt
+from bench.model.loading import render_question
 
 CONTEXT_SEPARATOR = "\n\n"
 MIN_SHARED_PREFIX = 64  # tokens; below this, encoding the prefix once saves little
@@ -93,7 +93,7 @@ class Reader:
         texts, ids, context_tokens = [], [], []
         for prompt, recall in zip(prompts, recalls, strict=True):
             context, n = truncate_to_budget(self.model, recall.context, budget) if recall.context else ("", 0)
-            texts.append(render_prompt(self.model, context + CONTEXT_SEPARATOR + prompt if context else prompt))
+            texts.append(render_question(self.model, context + CONTEXT_SEPARATOR + prompt if context else prompt))
             ids.append(tok(texts[-1], add_special_tokens=False).input_ids)
             context_tokens.append(n)
         groups: dict[tuple, list[int]] = defaultdict(list)

@@ -150,7 +150,7 @@ class Reproducer:
             return Reproduction(rid, reason=str(exc))
         found = asdict(compare(rid, samples, rerun))
         found.update(score_gaps(samples, scores, record.task.primary_metric, higher))
-        loaded = self.models[(record.model.name, record.model.chat_template)].n_params
+        loaded = self.models[model_key(record)].n_params
         if loaded != record.model.n_params:
             found["mismatch"] = (f"the model has {loaded:,} parameters, the record says "
                                  f"{record.model.n_params:,}: costs follow from it")  # fmt: skip
@@ -168,9 +168,10 @@ class Reproducer:
         from bench.model.loading import load_model
         from bench.run.evaluation import Reading, base_probe, evaluate_memory
 
-        key = (record.model.name, record.model.chat_template)
+        key = model_key(record)
         if key not in self.models:
-            self.models[key] = load_model(record.model.name, chat_template=record.model.chat_template)
+            name, chat, turn = key
+            self.models[key] = load_model(name, chat_template=chat, answer_turn=turn)
         lm, seed = self.models[key], record.run.seed
         manager = task_manager()
         spec = task_spec(manager, record.task.name)
@@ -188,6 +189,11 @@ class Reproducer:
         primary = record.task.primary_metric
         scores = {int(s["doc_id"]): float(s[primary]) for s in rows if isinstance(s.get(primary), (int, float))}
         return answers, scores, bool(spec.higher_is_better.get(primary, True)), probe
+
+
+def model_key(record: Any) -> tuple[str, bool, str]:
+    """What a loaded model is shared by: the runs that read it the same way."""
+    return (record.model.name, record.model.chat_template, record.model.answer_turn)
 
 
 def same(submitted: Any, rerun: Any) -> bool:

@@ -27,7 +27,7 @@ from bench.core.errors import UserError
 from bench.core.paths import PROJECT_ROOT
 from bench.harness.judging import identity_rubric
 from bench.harness.taskspec import HELDOUT_TAG
-from bench.model.loading import ALIASES
+from bench.model.loading import ALIASES, check_answer_turn
 from bench.run.identity import RunIdentity
 from bench.run.memories import make_memory, memory_label, traits_of
 from bench.run.record import SCHEMA_VERSION, RunRecord, migrate
@@ -130,8 +130,9 @@ MODEL_NAME = re.compile(r"[!-~]{1,255}")
 def check_fields(v: Validation, path: Path, r: RunRecord) -> None:
     """What the schema's types cannot say: a full commit id, a model name that is one name, the
     run's seed in its config (a row retrained at another seed is another seed), the primary
-    metric present, every score and error bar a finite number, a known kind of device, and an
-    offline alias's own parameter count (a hub model's is checked when it is reproduced)."""
+    metric present, every score and error bar a finite number, a known kind of device, an
+    offline alias's own parameter count (a hub model's is checked when it is reproduced), and a
+    turn answers can be read in."""
     if r.run.git_sha and not FULL_SHA.fullmatch(r.run.git_sha):
         v.fail(path, f"kmbench commit {r.run.git_sha!r} is not a full 40-hex commit id")
     name = r.model.name
@@ -152,6 +153,10 @@ def check_fields(v: Validation, path: Path, r: RunRecord) -> None:
     kind = r.model.device.split(":")[0].lower()
     if kind not in PLAUSIBLE_PEAK:
         v.fail(path, f"device {r.model.device!r} is not a known kind ({', '.join(PLAUSIBLE_PEAK)})")
+    try:
+        check_answer_turn(r.model.answer_turn, r.model.chat_template)
+    except UserError as exc:
+        v.fail(path, str(exc))
 
 
 def check_task(v: Validation, path: Path, r: RunRecord) -> TaskFacts | None:
@@ -183,6 +188,7 @@ def identity(r: RunRecord, budget: int | None) -> RunIdentity:
     return RunIdentity(
         model_id=r.model.model_id,
         chat_template=r.model.chat_template,
+        answer_turn=r.model.answer_turn,
         task=r.task.name,
         task_version=r.task.version,
         corpus_sha256=r.task.corpus_sha256,
@@ -214,7 +220,7 @@ def check_identity(v: Validation, path: Path, r: RunRecord) -> Any:
 
 def check_duplicates(v: Validation, path: Path, r: RunRecord) -> None:
     judge = r.judge.model if r.judge else None  # a judged run may sit beside the same run unjudged
-    for key in (("run_id", r.run.run_id), ("run", r.task.name, r.model.name, r.memory.label, r.run.seed, judge)):
+    for key in (("run_id", r.run.run_id), ("run", r.task.name, r.model.name, r.label, r.run.seed, judge)):
         earlier = v.seen.get(key) or v.accepted.get(key)
         if earlier:
             v.fail(path, f"duplicates {earlier}")
@@ -225,7 +231,7 @@ def check_seeds(v: Validation, records: list[tuple[Path, RunRecord]]) -> None:
     """Seeds run from 0 without gaps for each row, so no one keeps the best of N seeds."""
     seeds: dict[tuple, list[int]] = {}
     for _, r in records:
-        key = (r.task.name, r.model.name, r.memory.label, r.judge.model if r.judge else None)
+        key = (r.task.name, r.model.name, r.label, r.judge.model if r.judge else None)
         seeds.setdefault(key, []).append(r.run.seed)
     for (task, _, label, _), found in seeds.items():
         if sorted(found) != list(range(len(found))):

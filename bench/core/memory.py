@@ -17,6 +17,12 @@ from typing import Any, ClassVar
 
 from bench.core.errors import UserError
 
+# Where a question asked in the chat template is answered. "assistant": the user turn is closed and
+# the model replies, as every chat model is asked. "user": the model continues the user turn, the
+# layout the study trains PhoneBook lines in (its ntp_trainer.py puts the whole line in the user
+# turn), so a row can tell facts a LoRA stored from facts it can say in its reply.
+ANSWER_TURNS = ("assistant", "user")
+
 
 @dataclass
 class LoadedModel:
@@ -33,6 +39,7 @@ class LoadedModel:
     tokenizer: Any
     device: Any  # torch.device; typed loosely so the contract imports no torch
     chat_template: bool = False  # wrap prompts in the tokenizer's chat template (read and train alike)
+    answer_turn: str = "assistant"  # in the chat template, where the answer is read: see ANSWER_TURNS
     n_params: int = 0  # of the base model, counted before any adapter is injected
     peft: Any = None  # a peft.PeftModel around `model` once an adapter is loaded (see bench.model.adapters)
 

@@ -18,7 +18,7 @@ import torch
 
 from bench.core.config import DEFAULT_MODEL
 from bench.core.errors import UserError
-from bench.core.memory import LoadedModel
+from bench.core.memory import ANSWER_TURNS, LoadedModel
 from bench.core.paths import cache_dir
 from bench.core.staging import staged_folder
 from bench.model.threads import fit_threads
@@ -65,6 +65,16 @@ def render_prompt(model: LoadedModel, text: str) -> str:
         return text
     return model.tokenizer.apply_chat_template(
         [{"role": "user", "content": text.strip()}], tokenize=False, add_generation_prompt=True
+    )
+
+
+def render_question(model: LoadedModel, text: str) -> str:
+    """The text the model reads before it answers: a user turn as `render_prompt` writes it, or, when
+    the model answers in the user turn, that turn left open after the question."""
+    if not model.chat_template or model.answer_turn == "assistant":
+        return render_prompt(model, text)
+    return model.tokenizer.apply_chat_template(
+        [{"role": "user", "content": text.strip()}], tokenize=False, continue_final_message=True
     )
 
 
@@ -165,9 +175,13 @@ def resolve_source(name: str) -> str:
     return name
 
 
-def load_model(name: str, device: torch.device | None = None, chat_template: bool = False) -> LoadedModel:
+def load_model(
+    name: str, device: torch.device | None = None, chat_template: bool = False, answer_turn: str = "assistant"
+) -> LoadedModel:
     """Load a model for reading and training; user mistakes become a `UserError`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    check_answer_turn(answer_turn, chat_template)
 
     source = resolve_source(name)
     fit_threads()
@@ -190,4 +204,12 @@ def load_model(name: str, device: torch.device | None = None, chat_template: boo
         raise UserError(f"model {name!r} has no chat template; run without --chat-template")
     n_params = sum(p.numel() for p in model.parameters())
     model_id = Path(source).name if name in ALIASES else source  # a converted alias is named by its folder
-    return LoadedModel(name, source, model_id, model, tokenizer, device, chat_template, n_params)
+    return LoadedModel(name, source, model_id, model, tokenizer, device, chat_template, answer_turn, n_params)
+
+
+def check_answer_turn(answer_turn: str, chat_template: bool) -> None:
+    """One line for a turn that does not exist, or one that needs the chat template."""
+    if answer_turn not in ANSWER_TURNS:
+        raise UserError(f"answer turn {answer_turn!r} is not one of: {', '.join(ANSWER_TURNS)}")
+    if answer_turn != "assistant" and not chat_template:
+        raise UserError(f"answering in the {answer_turn} turn needs the chat template (--chat-template)")

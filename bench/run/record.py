@@ -46,6 +46,8 @@ class ModelInfo:
     dtype: str
     device: str
     chat_template: bool
+    # added after schema v2 (optional there): records without it answered as the assistant
+    answer_turn: str = field(default="assistant", metadata={"optional": True})
 
 
 @dataclass(frozen=True)
@@ -171,13 +173,21 @@ class RunRecord:
             judge=JudgeInfo(**data["judge"]) if data["judge"] else None,
         )
 
+    @property
+    def label(self) -> str:
+        """The memory's label as tables show it: marked when answers were read in the user turn,
+        which asks another question (can the model complete the line it was trained on)."""
+        turn = self.model.answer_turn
+        return self.memory.label if turn == "assistant" else f"{self.memory.label} [{turn} turn]"
+
     def flatten(self) -> dict[str, Any]:
         """One table row: identifying columns, each metric with its stderr, every cost field."""
         row: dict[str, Any] = {
             "task": self.task.name,
             "model": self.model.name,
-            "memory": self.memory.label,
+            "memory": self.label,
             "memory_name": self.memory.name,
+            "answer_turn": self.model.answer_turn,
             "profile": profile_of(self.memory.config),
             "rank": self.memory.config.get("rank"),
             "format": self.memory.config.get("format"),

@@ -26,7 +26,7 @@ from bench.harness.judging import identity_rubric
 from bench.harness.scoring import stderr_of
 from bench.harness.taskspec import TaskSpec, expand_tasks, task_manager, task_spec
 from bench.model.cost import PeakMemory
-from bench.model.loading import load_model
+from bench.model.loading import check_answer_turn, load_model
 from bench.model.packing import count_tokens
 from bench.parts.routing import ROUTER_METRIC, router_precision
 from bench.run.environment import environment, git_state, package_version
@@ -61,6 +61,7 @@ class RunSettings:
     context_budget: int | None = None
     batch_size: int = 16
     chat_template: bool = False
+    answer_turn: str = "assistant"  # in the chat template: reply as the assistant, or continue the user turn
     out: Path = Path("runs")
     force: bool = False
     include_paths: tuple[Path, ...] = ()
@@ -72,6 +73,7 @@ class RunSettings:
         check(self.limit is None or self.limit > 0, "limit must be positive")
         check(self.context_budget is None or self.context_budget >= 0, "context budget must be >= 0")
         check(self.batch_size > 0, "batch size must be positive")
+        check_answer_turn(self.answer_turn, self.chat_template)
         check(not self.judge_endpoint or bool(self.judge), "a judge endpoint needs --judge MODEL, the model it serves")
         if self.judge_endpoint:  # one spelling, so the run id and the record's endpoint agree
             object.__setattr__(self, "judge_endpoint", self.judge_endpoint.rstrip("/"))
@@ -108,6 +110,7 @@ def run_id(lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: R
     return RunIdentity(
         model_id=lm.model_id,
         chat_template=s.chat_template,
+        answer_turn=s.answer_turn,
         task=spec.name,
         task_version=spec.version,
         corpus_sha256=corpus.sha256,
@@ -125,7 +128,7 @@ def run_id(lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: R
 def execute(p: Plan, command: str | None = None, on_done: Callable[[RunRecord], None] | None = None) -> list[RunRecord]:
     """Run every (task, memory) pair; returns the records, old (skipped) and new."""
     s = p.settings
-    lm = load_model(s.model, chat_template=s.chat_template)
+    lm = load_model(s.model, chat_template=s.chat_template, answer_turn=s.answer_turn)
     records = []
     shared = Shared()
     if s.judge and any(spec.judged for spec in p.tasks):  # a wrong judge name fails before any run
@@ -195,6 +198,7 @@ def run_one(
             str(lm.model.dtype).removeprefix("torch."),
             str(lm.device),
             lm.chat_template,
+            lm.answer_turn,
         ),
         memory=MemoryInfo(memory.name, memory_label(memory), config_dict(memory.config)),
         task=TaskInfo(

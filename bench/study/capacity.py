@@ -68,8 +68,9 @@ def aggregate(frame: pd.DataFrame, directions: Directions | None = None) -> pd.D
     frame = frame.assign(
         score=[row[row["primary_metric"]] for _, row in frame.iterrows()],
         family=frame["task"].map(family),
+        answer_turn=frame.get("answer_turn", "assistant"),
     )
-    keys = ["task", "family", "model", "memory", "memory_name", "context_budget"]
+    keys = ["task", "family", "model", "memory", "memory_name", "answer_turn", "context_budget"]
     rows = []
     for key, group in frame.groupby(keys, dropna=False, sort=False):
         metric = group["primary_metric"].iloc[0]
@@ -107,11 +108,19 @@ def t_max(sizes: list[float], scores: list[float], tau: float) -> float:
     return best
 
 
+def panel(fam: str, answer_turn: str) -> str:
+    """What a capacity panel shows: a family as the study asks it, or answered in the user turn
+    (the facts a LoRA stored, whether or not its reply can say them) on a panel of its own."""
+    return fam if answer_turn == "assistant" else f"{fam}, answered in the {answer_turn} turn"
+
+
 def capacity_series(agg: pd.DataFrame) -> pd.DataFrame:
-    """Single-adapter rows (the parametric memories) of one configuration measured at two or more knowledge sizes."""
+    """Single-adapter rows (the parametric memories) of one configuration measured at two or more
+    knowledge sizes, each with the panel it is drawn in."""
     lora = agg[(agg["memory_family"] == "parametric") & agg["family"].isin(list(TAUS))]
     sizes = lora.groupby(["model", "family", "memory"])["corpus_tokens"].transform("nunique")
-    return lora[sizes > 1]
+    lora = lora[sizes > 1]
+    return lora.assign(panel=[panel(f, t) for f, t in zip(lora["family"], lora["answer_turn"], strict=True)])
 
 
 def context_series(agg: pd.DataFrame) -> pd.DataFrame:
@@ -127,9 +136,11 @@ def capacity(agg: pd.DataFrame) -> pd.DataFrame:
     """Per (model, family, rank) of single-adapter LoRA runs: T_max and Efficiency per tau, and
     the most bits per trainable parameter recalled at any size (where a fact's bits are known)."""
     rows = []
-    for (model, fam, rank, _), group in capacity_series(agg).groupby(["model", "family", "rank", "memory"]):
+    keys = ["model", "family", "answer_turn", "panel", "rank", "memory"]
+    for (model, fam, turn, where, rank, _), group in capacity_series(agg).groupby(keys):
         params = float(group["trainable_params"].iloc[0])
-        row = {"model": model, "family": fam, "rank": int(rank), "trainable_params": int(params)}
+        row = {"model": model, "family": fam, "answer_turn": turn, "panel": where, "rank": int(rank)}
+        row["trainable_params"] = int(params)
         for tau in TAUS[fam]:
             best = t_max(list(group["corpus_tokens"]), list(group["score"]), tau)
             row[f"T_max@{tau:g}"] = best

@@ -84,25 +84,26 @@ class RunWorker:
             os.chdir(cwd)
         for name in ("lm_eval", "lm-eval", "transformers", "sentence_transformers", "datasets", "peft"):
             logging.getLogger(name).setLevel(logging.ERROR)
-        self.models: dict[tuple[str, bool], LoadedModel] = {}
+        self.models: dict[tuple[str, bool, str], LoadedModel] = {}
         self.shared: dict[RunSettings, Shared] = {}
 
     def ready(self) -> int:
         """Answered once the actor is placed and started: only then is it given runs."""
         return os.getpid()
 
-    def model(self, name: str, chat_template: bool = False) -> LoadedModel:
+    def model(self, name: str, chat_template: bool = False, answer_turn: str = "assistant") -> LoadedModel:
         """The model, loaded on first use and kept."""
-        if (name, chat_template) not in self.models:
-            self.models[name, chat_template] = load_model(name, chat_template=chat_template)
-        return self.models[name, chat_template]
+        key = (name, chat_template, answer_turn)
+        if key not in self.models:
+            self.models[key] = load_model(name, chat_template=chat_template, answer_turn=answer_turn)
+        return self.models[key]
 
     def run(self, cell: Cell) -> RunRecord:
         """One run exactly as `runner.execute` makes it: same id, same skip rule, same atomic save."""
         s = cell.settings
         p = plan(s, [cell.task], [(cell.memory, cell.config)])
         spec, memory = p.tasks[0], p.memories[0]
-        lm = self.model(s.model, s.chat_template)
+        lm = self.model(s.model, s.chat_template, s.answer_turn)
         shared = self.shared.setdefault(s, Shared())
         if s.judge and spec.judged and shared.judge is None:
             shared.judge = lm if s.judge == s.model else self.model(s.judge)
@@ -198,7 +199,7 @@ class Scheduler:
         """Start every pool's actors (as many as fit on the cluster), then settle answers until none is left."""
         pools: dict[tuple, Pool] = {}
         for i, cell in enumerate(self.cells):
-            key = (cell.settings.model, cell.settings.chat_template, cell.resources)
+            key = (cell.settings.model, cell.settings.chat_template, cell.settings.answer_turn, cell.resources)
             pools.setdefault(key, Pool(cell.resources, deque())).queue.append(i)
         nodes = self.ray.nodes()
         with self.bar:

@@ -59,12 +59,13 @@ def capacity_figure(agg: pd.DataFrame) -> plt.Figure | None:
     widest context on the same sizes (the study's capacity figure, Figure 2); None without LoRA
     at two sizes."""
     lora, reading = capacity_series(agg), context_series(agg)
-    families = sorted(lora["family"].unique())
-    if not families:
+    shown = sorted(lora["panel"].unique())
+    if not shown:
         return None
-    fig, axes = panels(len(families))
-    for ax, fam in zip(axes, families, strict=True):
-        mine = lora[lora["family"] == fam]
+    fig, axes = panels(len(shown))
+    for ax, where in zip(axes, shown, strict=True):
+        mine = lora[lora["panel"] == where]
+        fam = mine["family"].iloc[0]
         ticks = sorted(mine["corpus_tokens"].unique())
         for label, rows in mine.groupby("memory"):
             rows = rows.sort_values("corpus_tokens")
@@ -85,7 +86,7 @@ def capacity_figure(agg: pd.DataFrame) -> plt.Figure | None:
         ax.set_xticks(ticks, [f"{int(t):,}" for t in ticks], fontsize=8)
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set(xlabel="knowledge size (corpus tokens, log2)", ylabel="score (%)", ylim=(-5, 105))
-        ax.set_title(f"{fam}: LoRA capacity, ICL and RAG dashed (dotted: tau)", fontsize=10)
+        ax.set_title(f"{where}: LoRA capacity, ICL and RAG dashed (dotted: tau)", fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     return fig
@@ -98,19 +99,19 @@ def capacity_curves(agg: pd.DataFrame, folder: Path) -> list[Path]:
 
 def capacity_heatmap(agg: pd.DataFrame, folder: Path) -> list[Path]:
     lora = capacity_series(agg)
-    families = [f for f, g in lora.groupby("family") if g["rank"].nunique() * g["corpus_tokens"].nunique() > 1]
-    if not families:
+    shown = [p for p, g in lora.groupby("panel") if g["rank"].nunique() * g["corpus_tokens"].nunique() > 1]
+    if not shown:
         return []
-    fig, axes = panels(len(families), width=4.8)
-    for ax, fam in zip(axes, families, strict=True):
-        grid = lora[lora["family"] == fam].pivot_table(index="rank", columns="corpus_tokens", values="score")
+    fig, axes = panels(len(shown), width=4.8)
+    for ax, where in zip(axes, shown, strict=True):
+        grid = lora[lora["panel"] == where].pivot_table(index="rank", columns="corpus_tokens", values="score")
         image = ax.imshow(100 * grid.to_numpy(), vmin=0, vmax=100, cmap="viridis", origin="lower", aspect="auto")
         ax.set_xticks(range(len(grid.columns)), [f"{int(c):,}" for c in grid.columns], fontsize=8)
         ax.set_yticks(range(len(grid.index)), [str(int(r)) for r in grid.index])
         for (i, j), value in np.ndenumerate(100 * grid.to_numpy()):
             if not np.isnan(value):
                 ax.text(j, i, f"{value:.0f}", ha="center", va="center", color="white" if value < 60 else "black")
-        ax.set(xlabel="knowledge size (corpus tokens)", ylabel="LoRA rank", title=f"{fam}: score (%)")
+        ax.set(xlabel="knowledge size (corpus tokens)", ylabel="LoRA rank", title=f"{where}: score (%)")
         fig.colorbar(image, ax=ax, fraction=0.046)
     return save(fig, folder, "capacity_heatmap")
 
@@ -118,13 +119,18 @@ def capacity_heatmap(agg: pd.DataFrame, folder: Path) -> list[Path]:
 def per_rank(
     cap: pd.DataFrame, folder: Path, name: str, columns: Callable[[str], list[str]], ylabel: str
 ) -> list[Path]:
-    """One panel per family that has the columns at two ranks, a line per column against LoRA rank."""
-    families = [f for f, g in cap.groupby("family") if len(g) > 1 and g[columns(f)].notna().any(axis=None)]
-    if not families:
+    """One panel per family (and answer turn) that has the columns at two ranks, a line per column
+    against LoRA rank."""
+    shown = [
+        (p, g["family"].iloc[0])
+        for p, g in cap.groupby("panel")
+        if len(g) > 1 and g[columns(g["family"].iloc[0])].notna().any(axis=None)
+    ]
+    if not shown:
         return []
-    fig, axes = panels(len(families))
-    for ax, fam in zip(axes, families, strict=True):
-        rows = cap[cap["family"] == fam].sort_values("rank")
+    fig, axes = panels(len(shown))
+    for ax, (where, fam) in zip(axes, shown, strict=True):
+        rows = cap[cap["panel"] == where].sort_values("rank")
         # a log axis has no zero: values of 0 are left out, and with none above 0 the axis stays linear
         log_y = name == "bits_per_param_vs_rank" and bool((rows[columns(fam)] > 0).any(axis=None))
         for column in columns(fam):
@@ -135,7 +141,7 @@ def per_rank(
         if log_y:
             ax.set_yscale("log")  # what a small run recalls sits orders of magnitude below the anchor
         ax.set_xscale("log", base=2)
-        ax.set(xlabel="LoRA rank (log2)", ylabel=ylabel, title=fam)
+        ax.set(xlabel="LoRA rank (log2)", ylabel=ylabel, title=where)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     return save(fig, folder, name)

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from bench.core.config import DEFAULT_MODEL, check, parse_config
 from bench.core.errors import UserError
+from bench.core.memory import ANSWER_TURNS
 from bench.run.memories import memory_label
 from bench.run.record import RunRecord
 from bench.run.runner import Plan, RunSettings, execute, plan
@@ -62,6 +63,7 @@ class MemoryEntry:
     resources: Resources = field(default_factory=Resources)
     chat_template: bool | None = None  # read and train inside the chat template; None: the run's setting
     limit: int | None = None  # ask only the first N questions of each task; None: the sweep's limit
+    answer_turn: str | None = None  # in the chat template, the turn answers are read in; None: the run's setting
 
     def configs(self) -> list[dict[str, Any]]:
         names = [name for name, _ in self.grid]
@@ -79,6 +81,7 @@ class GridCell:
     seed: int
     budget: int | None
     chat_template: bool | None
+    answer_turn: str | None
     limit: int | None  # the entry's, else the sweep's: runs group (and are keyed) by the limit they run at
     tasks: tuple[str, ...]
     memory: str
@@ -112,6 +115,7 @@ class Sweep:
                 seed,
                 budget,
                 entry.chat_template,
+                entry.answer_turn,
                 self.limit if entry.limit is None else entry.limit,
                 entry.tasks or self.tasks,
                 entry.memory,
@@ -136,8 +140,11 @@ def memory_entry(item: Any, where: str) -> MemoryEntry:
     seeds, tasks = values.pop("seeds", []), values.pop("tasks", [])
     asks = {key: values.pop(key) for key in ("num_cpus", "num_gpus") if key in values}
     chat, limit = values.pop("chat_template", None), values.pop("limit", None)
+    turn = values.pop("answer_turn", None)
     if chat is not None and not isinstance(chat, bool):
         raise UserError(f"{where}: `chat_template` is true or false")
+    if turn is not None and turn not in ANSWER_TURNS:
+        raise UserError(f"{where}: `answer_turn` is one of {', '.join(ANSWER_TURNS)}, not {turn!r}")
     if limit is not None and not is_positive_int(limit):
         raise UserError(f"{where}: `limit` is a positive number of questions (null: the sweep's limit), not {limit!r}")
     if not isinstance(seeds, list) or not all(isinstance(x, int) for x in seeds):
@@ -160,6 +167,7 @@ def memory_entry(item: Any, where: str) -> MemoryEntry:
         resources,
         chat,
         limit,
+        turn,
     )
 
 
@@ -219,16 +227,17 @@ def run_sweep(
         sweep = dataclasses.replace(sweep, models=models)
     groups: dict[tuple, list[tuple[str, dict[str, Any], Resources]]] = {}
     for c in sweep.cells():
-        key = (c.model, c.seed, c.budget, c.chat_template, c.limit, c.tasks)
+        key = (c.model, c.seed, c.budget, c.chat_template, c.answer_turn, c.limit, c.tasks)
         groups.setdefault(key, []).append((c.memory, c.config, c.resources))
     plans = []
-    for (model, seed, budget, chat, limit, tasks), memories in groups.items():
+    for (model, seed, budget, chat, turn, limit, tasks), memories in groups.items():
         settings = dataclasses.replace(
             base,
             model=model,
             seed=seed,
             context_budget=budget,
             chat_template=base.chat_template if chat is None else chat,
+            answer_turn=base.answer_turn if turn is None else turn,
             limit=limit,
             forgetting=base.forgetting and sweep.forgetting,
         )
