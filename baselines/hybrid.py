@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.answer.reader import CONTEXT_SEPARATOR
-from bench.core.config import check
+from bench.core.config import check, option
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.model.packing import count_tokens
 
@@ -32,8 +32,8 @@ def part_spec(part: Any) -> tuple[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class HybridConfig:
-    parts: tuple[Any, ...] = ()  # no default: the label must say what was combined
-    seed: int = 0
+    parts: tuple[Any, ...] = option((), "the memories combined: names, or mappings with a memory key and its fields")
+    seed: int = option(0, "passed to every part (always the run's seed)")
 
     def __post_init__(self) -> None:
         check(len(self.parts) >= 2, "a hybrid needs at least two parts")

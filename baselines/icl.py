@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from baselines.profiles import DEFAULT_PROFILE, check_profile
+from bench.core.config import option
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.model.packing import count_tokens, instruction_cost, joiner_cost, pack, with_instruction
 
@@ -14,9 +15,9 @@ from bench.model.packing import count_tokens, instruction_cost, joiner_cost, pac
 class ICLConfig:
     """The context budget alone decides how much of the corpus fits; an instruction may lead it."""
 
-    profile: str = DEFAULT_PROFILE  # the named protocol the fields started from (baselines.profiles)
-    instruction: str = ""  # put before the facts (the study's ICL prompt has one); it counts in the budget
-    joiner: str = "\n"  # between documents (the study joins its lines with nothing)
+    profile: str = option(DEFAULT_PROFILE, "the named protocol the other fields start from (baselines/profiles.py)")
+    instruction: str = option("", "put before the facts (the study's ICL prompt has one); it counts in the budget")
+    joiner: str = option("\n", "between documents (the study joins its lines with nothing)")
 
     def __post_init__(self) -> None:
         check_profile(self.profile)

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from baselines.profiles import DEFAULT_PROFILE, check_profile
-from bench.core.config import check, config_dict, stable_hash
+from bench.core.config import check, config_dict, option, stable_hash
 from bench.core.errors import UserError
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.core.paths import cache_dir
@@ -63,38 +63,42 @@ PADDING_LIMIT = 4.0
 class LoRAConfig:
     """Everything that changes the trained adapter, so it is all part of the cache key."""
 
-    profile: str = DEFAULT_PROFILE  # the named protocol the other fields started from (baselines.profiles)
-    rank: int = 32
-    alpha: int = 0  # 0: alpha_ratio x rank, so alpha follows the rank in a sweep
-    alpha_ratio: float = 2.0  # used when alpha is 0 (the study ties alpha to rank: 1.0)
-    target_modules: tuple[str, ...] = ("all-linear",)
-    dropout: float = 0.0
-    layers: tuple[int, ...] = ()  # empty: every layer
-    lr: float = 1e-3
-    epochs: int = 20
-    max_steps: int = 0  # > 0 overrides epochs
-    batch_size: int = 16
-    schedule: str = "cosine"
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0  # AdamW's decoupled decay (torch's own default, which the study keeps, is 0.01)
-    grad_clip: float = 1.0
-    loss_on: str = "answer"
-    answer_marker: str = "Answer:"
-    # How a line becomes a chat: "split" asks the text up to answer_marker in the user turn and
-    # learns the rest as the reply; "user" puts the whole line in the user turn, then the reply's
-    # opening, and learns every token but the pad id, as the study's trainer does (ntp_trainer.py).
-    layout: str = "split"
-    precision: str = "fp32"  # "bf16": forward passes under bf16 autocast, weights and optimizer stay fp32
-    # "ntp": next-token loss on the training text; "dcd": deep context distillation (the study's
-    # src/trainers/dcd_trainer.py): match the model that reads the document in its context, on
-    # temperature-softened logits (KL) plus the hidden states' relative L1 distance.
-    objective: str = "ntp"
-    dcd_temperature: float = 2.0
-    dcd_l1_weight: float = 0.1
-    dcd_context_tokens: int = 1024  # the teacher's context: the document's window of the corpus
-    format: str = "raw"  # what to train on: raw, qa40, summary8+qa40, raw+rewrite4+qa40 ... (bench.parts.synth)
-    generator: str = ""  # who writes synthetic formats: "" the model under test, "template", or a model name
-    seed: int = 0
+    profile: str = option(DEFAULT_PROFILE, "the named protocol the other fields start from (baselines/profiles.py)")
+    rank: int = option(32, "LoRA rank r of every adapted matrix")
+    alpha: int = option(0, "LoRA alpha; 0: alpha_ratio x rank, so alpha follows the rank in a sweep")
+    alpha_ratio: float = option(2.0, "alpha / rank when alpha is 0 (the study ties alpha to the rank: 1.0)")
+    target_modules: tuple[str, ...] = option(("all-linear",), "peft target modules (names, or all-linear)")
+    dropout: float = option(0.0, "LoRA dropout on the adapter's input")
+    layers: tuple[int, ...] = option((), "transformer layers that get adapters (e.g. 0,1); empty: every layer")
+    lr: float = option(1e-3, "AdamW's peak learning rate")
+    epochs: int = option(20, "passes over the training documents (unless max_steps is set)")
+    max_steps: int = option(0, "optimizer steps; > 0 overrides epochs")
+    batch_size: int = option(16, "sequences per optimizer step")
+    schedule: str = option("cosine", "learning-rate schedule after warmup: cosine, linear or constant")
+    warmup_ratio: float = option(0.0, "fraction of the steps the learning rate warms up over")
+    weight_decay: float = option(0.0, "AdamW's decoupled weight decay (torch's default, which the study keeps: 0.01)")
+    grad_clip: float = option(1.0, "clip the gradient's global norm to this")
+    loss_on: str = option("answer", "tokens the loss learns: answer (after answer_marker) or all")
+    answer_marker: str = option("Answer:", "where a line's question ends and its answer starts")
+    layout: str = option(
+        "split",
+        "how a line becomes a chat: split asks the text up to answer_marker and learns the rest as the "
+        "reply; user puts the whole line in the user turn and learns every token (the study's ntp_trainer.py)",
+    )
+    precision: str = option("fp32", "fp32, or bf16: forward passes under bf16 autocast, weights and optimizer fp32")
+    objective: str = option(
+        "ntp",
+        "ntp: next-token loss on the training text; dcd: deep context distillation (the study's "
+        "dcd_trainer.py), matching the model that reads the document in its context",
+    )
+    dcd_temperature: float = option(2.0, "dcd: temperature of the softened logits the KL term compares")
+    dcd_l1_weight: float = option(0.1, "dcd: weight of the hidden states' relative L1 distance")
+    dcd_context_tokens: int = option(1024, "dcd: the teacher's context, the document's window of the corpus")
+    format: str = option(
+        "raw", "what to train on: raw, qa40, summary8+qa40, raw+rewrite4+qa40 ... (parts/synth.py)"
+    )
+    generator: str = option("", "who writes synthetic formats: empty for the model under test, template, or a model")
+    seed: int = option(0, "seeds initialisation, data order and dropout (always the run's seed)")
 
     def __post_init__(self) -> None:
         check(self.rank > 0, "rank must be positive")
@@ -116,10 +120,6 @@ class LoRAConfig:
         check(self.dcd_l1_weight >= 0, "dcd_l1_weight must be >= 0")
         check(self.dcd_context_tokens > 0, "dcd_context_tokens must be positive")
         check(bool(self.target_modules), "target_modules must not be empty")
-        try:
-            object.__setattr__(self, "layers", tuple(int(layer) for layer in self.layers))
-        except (TypeError, ValueError):
-            raise ValueError(f"layers must be layer numbers (e.g. 0,1), got {self.layers!r}") from None
         check(all(layer >= 0 for layer in self.layers), "layers must be >= 0")
         parse_format(self.format)
 
@@ -531,7 +531,7 @@ class LoRAMemory(Memory):
 class DCDConfig(LoRAConfig):
     """The `lora` config trained by deep context distillation: `dcd` is `lora` with objective dcd."""
 
-    objective: str = "dcd"
+    objective: str = option("dcd", "dcd: deep context distillation (the lora field, set)")
 
 
 class DCDMemory(LoRAMemory):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from baselines.lora import LoRAConfig, adapter_footprint, trained_adapter
-from bench.core.config import check
+from bench.core.config import check, option
 from bench.core.errors import UserError
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Routing, Traits
 from bench.model.adapters import MERGES, load_adapter, merge_adapters
@@ -30,20 +30,24 @@ from bench.parts.routing import ROUTERS, AllRouter, EmbeddingRouter, OracleRoute
 class MultiLoRAConfig(LoRAConfig):
     """LoRA's training knobs plus how to split the corpus, route queries and combine routed modules."""
 
-    modules: int = 4  # how many parts (with split "window" the window size decides instead)
-    split: str = "documents"  # contiguous parts balanced by document count, "tokens", "file", or "window"
-    partition: str = ""  # with split "file": a JSON file {doc_id: part number}
-    total_rank: int = 0  # > 0: each module gets total_rank / modules (same budget as one lora of that rank)
-    router: str = "oracle"
-    top_k: int = 1
-    merge: str = "sum"  # how several routed modules combine: "sum" (all on at once) or a peft merge
-    weights: tuple[float, ...] = ()  # one per combined module, best-routed first; empty: see `weighting`
-    weighting: str = "unit"  # without weights: one of WEIGHTINGS (merge_weights says what each gives)
-    density: float = 0.5  # kept fraction for ties / dare / magnitude_prune
-    embedder: str = "all-MiniLM-L6-v2"
-    chunk_tokens: int = 128  # embedding router: window of each indexed piece
-    window_tokens: int = 2048  # with split "window": tokens per module, cut inside the corpus's joined text
-    window_overlap: int = 200  # with split "window": tokens each window shares with the one before
+    modules: int = option(4, "how many parts, one adapter each (with split window the window size decides)")
+    split: str = option("documents", "contiguous parts balanced by document count, or tokens, file, window")
+    partition: str = option("", "with split file: a JSON file {doc_id: part number}")
+    total_rank: int = option(0, "> 0: each module gets total_rank / modules (one lora of that rank's budget)")
+    router: str = option("oracle", "who picks a question's modules: oracle (reads the gold document), embedding, all")
+    top_k: int = option(1, "modules routed per question")
+    merge: str = option(
+        "sum", "how routed modules combine: sum (all on at once) or a peft merge (linear, ties ...)"
+    )
+    weights: tuple[float, ...] = option((), "one per combined module, best-routed first; empty: see weighting")
+    weighting: str = option(
+        "unit", "without weights: unit, mean_linear, mean_linear_ties or study (see merge_weights)"
+    )
+    density: float = option(0.5, "kept fraction for ties, dare and magnitude_prune")
+    embedder: str = option("all-MiniLM-L6-v2", "embedding router: the sentence-transformers model")
+    chunk_tokens: int = option(128, "embedding router: tokens of each indexed piece")
+    window_tokens: int = option(2048, "with split window: tokens per module, cut inside the corpus's joined text")
+    window_overlap: int = option(200, "with split window: tokens each window shares with the one before")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -66,10 +70,9 @@ class MultiLoRAConfig(LoRAConfig):
         check(self.chunk_tokens > 0, "chunk_tokens must be positive")
         check(self.weighting in WEIGHTINGS, f"weighting must be one of {', '.join(WEIGHTINGS)}")
         check(not (self.weights and self.weighting != "unit"), "give either weights or a weighting, not both")
-        try:
-            object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
-        except (TypeError, ValueError):
-            raise ValueError(f"weights must be numbers, got {self.weights!r}") from None
+        # read by their hint already; held as floats (1 -> 1.0), as every record has them, so a
+        # config written `weights: [1, 1]` keeps its run id and label
+        object.__setattr__(self, "weights", tuple(map(float, self.weights)))
 
     def module_config(self, n_modules: int) -> LoRAConfig:
         """The plain LoRA config each module trains with."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from baselines.profiles import DEFAULT_PROFILE, check_profile
-from bench.core.config import check
+from bench.core.config import check, option
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
 from bench.model.embedding import embed, load_embedder, param_count
 from bench.model.packing import chunk_texts, count_tokens, instruction_cost, joiner_cost, pack, with_instruction
@@ -16,16 +16,20 @@ from bench.model.packing import chunk_texts, count_tokens, instruction_cost, joi
 class RAGConfig:
     """Retrieval knobs swept in the paper: chunking granularity and how many chunks to retrieve."""
 
-    profile: str = DEFAULT_PROFILE  # the named protocol the fields started from (baselines.profiles)
-    embedder: str = "all-MiniLM-L6-v2"
-    chunk_tokens: int = 128
-    chunk_overlap: int = 16
-    top_k: int = 1
-    instruction: str = ""  # put before the retrieved chunks (the study's RAG prompt has one); it counts in the budget
-    joiner: str = "\n"  # between chunks (the study's: a blank line)
-    # False: each document is chunked on its own; True: the corpus is one text (documents on their
-    # own lines, as in a file) cut into windows, as the study's index over a whole CSV file is
-    chunk_across: bool = False
+    profile: str = option(DEFAULT_PROFILE, "the named protocol the other fields start from (baselines/profiles.py)")
+    embedder: str = option("all-MiniLM-L6-v2", "sentence-transformers model that embeds chunks and questions")
+    chunk_tokens: int = option(128, "tokens per chunk")
+    chunk_overlap: int = option(16, "tokens a chunk shares with the one before")
+    top_k: int = option(1, "chunks retrieved per question")
+    instruction: str = option(
+        "", "put before the chunks (the study's RAG prompt has one); it counts in the budget"
+    )
+    joiner: str = option("\n", "between chunks (the study's: a blank line)")
+    chunk_across: bool = option(
+        False,
+        "false: each document is chunked on its own; true: the corpus is one text (a line a document, "
+        "as in a file) cut into windows, as the study indexes a whole CSV file",
+    )
 
     def __post_init__(self) -> None:
         check_profile(self.profile)

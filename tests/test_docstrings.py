@@ -49,3 +49,18 @@ def test_module_has_docstring(path: Path) -> None:
 def test_public_names_have_docstrings(path: Path) -> None:
     missing = undocumented(ast.parse(path.read_text()))
     assert not missing, f"{rel(path)}: no docstring on {', '.join(missing)}"
+
+
+def test_every_memory_config_field_says_what_it_does():
+    """The memory reference (docs/memories.md) is written from these help texts."""
+    import dataclasses
+
+    from bench.run.memories import MEMORIES
+
+    silent = [
+        f"{name}.{f.name}"
+        for name, cls in MEMORIES.items()
+        for f in dataclasses.fields(cls.config_class)
+        if not f.metadata.get("help")
+    ]
+    assert not silent, f"config fields without field(metadata={{'help': ...}}): {silent}"

@@ -58,7 +58,7 @@ def test_bad_configs_are_refused_before_any_training():
         ({"merge": "average"}, "merge must be one of"),
         ({"router": "psychic"}, "router must be one of"),
         ({"split": "file"}, "go together"),
-        ({"weights": "a,b"}, "weights must be numbers"),
+        ({"weights": "a,b"}, "weights: cannot read 'a' as float"),
     ]:
         with pytest.raises(UserError, match=reason):
             make_memory("multilora", values, seed=0)

@@ -75,7 +75,7 @@ def test_entries_switch_the_chat_template_and_name_a_profile(tmp_path):
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_gpus: -1}]\n", "num_gpus must be >= 0"),
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_cpus: many}]\n", "num_cpus: cannot read 'many'"),
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, chat_template: yes please}]\n", "true or false"),
-        ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_gpus: [1]}]\n", "num_gpus must be a number"),
+        ("name: x\ntasks: [t]\nmemories: [{memory: lora, num_gpus: [1]}]\n", r"num_gpus: cannot read \[1\] as float"),
         ("name: x\ntasks: [t]\nmemories: [{memory: lora, answer_turn: system}]\n", "one of assistant, user"),
         ("name: x\ntasks: [t]\nlimit: 0\nmemories: [none]\n", "limit must be a positive integer"),
     ],

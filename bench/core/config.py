@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
+import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -18,39 +20,73 @@ DEFAULT_PROFILE = "kmbench"
 DEFAULT_MODEL = "smollm2-135m"  # the offline default model alias: every `--model` when none is named
 
 
-def _coerce(value: Any, default: Any, key: str) -> Any:
-    """Strings from the command line take the type of the field's default."""
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
+def option(default: Any, help: str) -> Any:
+    """A config field with its help text (peft's `field(metadata={"help": ...})`): `kmbench
+    readme` writes the memory reference in docs/ from it, so the doc cannot drift from the code."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def coerce(value: Any, hint: Any, key: str) -> Any:
+    """A value as its field's type hint reads it: strings from `--set` parsed (`0,1` is a tuple),
+    YAML lists made tuples, and a value of the wrong kind refused in one line. Numbers are not
+    rewritten (an int stays an int where a float is hinted), so a config hashes as it always did."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any or dataclasses.is_dataclass(hint):
         return value
-    try:
-        if isinstance(default, bool):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(value)
-            return value.lower() in ("true", "1", "yes")
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if isinstance(default, tuple):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-    except ValueError:
-        raise UserError(f"{key}: cannot read {value!r} as {type(default).__name__}") from None
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, arg, key)
+            except UserError:
+                continue
+        raise UserError(f"{key}: cannot read {value!r} as {hint_name(hint)}")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{key}: cannot read {value!r} as {hint_name(hint)}")
+        item = args[0] if args else Any
+        return tuple(coerce(v, item, key) for v in value)
+    if hint is bool:
+        if isinstance(value, str) and value.lower() in TRUE + FALSE:
+            return value.lower() in TRUE
+        if not isinstance(value, bool):
+            raise UserError(f"{key}: cannot read {value!r} as bool (true or false)")
+        return value
+    if hint in (int, float):
+        if isinstance(value, str):
+            try:
+                return hint(value)
+            except ValueError:
+                raise UserError(f"{key}: cannot read {value!r} as {hint.__name__}") from None
+        allowed = (int,) if hint is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            raise UserError(f"{key}: cannot read {value!r} as {hint.__name__}")
+        return value
+    if hint is str and not isinstance(value, str):
+        raise UserError(f"{key}: {value!r} is not text")
     return value
 
 
+def hint_name(hint: Any) -> str:
+    """A type hint as a user reads it: `int`, `tuple[int, ...]`, `int | None`."""
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+
+
 def parse_config(cls: type[C], values: Mapping[str, Any], where: str) -> C:
-    """Construct `cls` from `values`; unknown keys and invalid values become a `UserError`."""
+    """Construct `cls` from `values`, each coerced by its field's type hint; unknown keys, values of
+    the wrong kind and invalid values become a `UserError`."""
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise UserError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(fields)}")
-    kwargs = {}
-    for key, value in values.items():
-        field = fields[key]
-        default = field.default if field.default is not dataclasses.MISSING else None
-        if isinstance(default, tuple) and isinstance(value, list):
-            value = tuple(value)
-        kwargs[key] = _coerce(value, default, f"{where}.{key}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {key: coerce(value, hints[key], f"{where}.{key}") for key, value in values.items()}
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:

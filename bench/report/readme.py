@@ -9,6 +9,7 @@ A block in the README names the records it shows:
     <!-- kmbench:sham leaderboard/reference/controls -->   each memory's gain over its sham control
     <!-- kmbench:perf leaderboard/reference/perf.json -->  a `make perf` JSON's table
     <!-- kmbench:selection leaderboard/reference/selection/defaults.json -->  how the defaults were chosen
+    <!-- kmbench:memories baselines -->  every memory's config fields, from the config classes
     ...generated text...
     <!-- /kmbench -->
 
@@ -32,10 +33,10 @@ from bench.report.perf import perf_table
 from bench.report.selection import load_selection_record, selection_markdown
 from bench.report.sham import sham_markdown
 from bench.report.tables import by_task, load_table, markdown_table, retention_cell
+from bench.run.memories import memory_reference
 
-BLOCK = re.compile(
-    r"(<!-- kmbench:(table|summary|depth|breakeven|sham|perf|selection) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S
-)
+KINDS = "table|summary|depth|breakeven|sham|perf|selection|memories"
+BLOCK = re.compile(rf"(<!-- kmbench:({KINDS}) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S)
 
 
 def summary_table(frame: pd.DataFrame) -> str:
@@ -67,6 +68,8 @@ def summary_table(frame: pd.DataFrame) -> str:
 
 
 def render(kind: str, source: str, root: Path) -> str:
+    if kind == "memories":  # from the code, not from records
+        return memory_reference()
     if kind == "selection":  # a `kmbench select` record, one JSON file
         return selection_markdown(load_selection_record(root / source))
     if kind == "perf":
