@@ -216,11 +216,11 @@ def test_chosen_layers_get_adapters_and_the_others_none(tiny_model, corpus, tmp_
 def test_bad_layers_are_one_line_errors():
     from bench.core.errors import UserError
 
-    with pytest.raises(UserError, match="lora.layers: cannot read 'x' as int"):
+    with pytest.raises(UserError, match=r"lora\.layers: cannot read 'x' as int"):
         make_memory("lora", {"layers": "x,y"}, seed=0)
-    with pytest.raises(UserError, match=r"lora.layers: cannot read 1.5 as int"):
+    with pytest.raises(UserError, match=r"lora\.layers: cannot read 1\.5 as int"):
         make_memory("lora", {"layers": [1.5]}, seed=0)
-    with pytest.raises(UserError, match="lora.rank: cannot read '8x' as int"):
+    with pytest.raises(UserError, match=r"lora\.rank: cannot read '8x' as int"):
         make_memory("lora", {"rank": "8x"}, seed=0)
-    with pytest.raises(UserError, match="lora.dropout: cannot read 'high' as float"):
+    with pytest.raises(UserError, match=r"lora\.dropout: cannot read 'high' as float"):
         make_memory("lora", {"dropout": "high"}, seed=0)
