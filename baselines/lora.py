@@ -94,9 +94,7 @@ class LoRAConfig:
     dcd_temperature: float = option(2.0, "dcd: temperature of the softened logits the KL term compares")
     dcd_l1_weight: float = option(0.1, "dcd: weight of the hidden states' relative L1 distance")
     dcd_context_tokens: int = option(1024, "dcd: the teacher's context, the document's window of the corpus")
-    format: str = option(
-        "raw", "what to train on: raw, qa40, summary8+qa40, raw+rewrite4+qa40 ... (parts/synth.py)"
-    )
+    format: str = option("raw", "what to train on: raw, qa40, summary8+qa40, raw+rewrite4+qa40 ... (parts/synth.py)")
     generator: str = option("", "who writes synthetic formats: empty for the model under test, template, or a model")
     seed: int = option(0, "seeds initialisation, data order and dropout (always the run's seed)")
 

@@ -36,13 +36,9 @@ class MultiLoRAConfig(LoRAConfig):
     total_rank: int = option(0, "> 0: each module gets total_rank / modules (one lora of that rank's budget)")
     router: str = option("oracle", "who picks a question's modules: oracle (reads the gold document), embedding, all")
     top_k: int = option(1, "modules routed per question")
-    merge: str = option(
-        "sum", "how routed modules combine: sum (all on at once) or a peft merge (linear, ties ...)"
-    )
+    merge: str = option("sum", "how routed modules combine: sum (all on at once) or a peft merge (linear, ties ...)")
     weights: tuple[float, ...] = option((), "one per combined module, best-routed first; empty: see weighting")
-    weighting: str = option(
-        "unit", "without weights: unit, mean_linear, mean_linear_ties or study (see merge_weights)"
-    )
+    weighting: str = option("unit", "without weights: unit, mean_linear, mean_linear_ties or study (see merge_weights)")
     density: float = option(0.5, "kept fraction for ties, dare and magnitude_prune")
     embedder: str = option("all-MiniLM-L6-v2", "embedding router: the sentence-transformers model")
     chunk_tokens: int = option(128, "embedding router: tokens of each indexed piece")

@@ -21,9 +21,7 @@ class RAGConfig:
     chunk_tokens: int = option(128, "tokens per chunk")
     chunk_overlap: int = option(16, "tokens a chunk shares with the one before")
     top_k: int = option(1, "chunks retrieved per question")
-    instruction: str = option(
-        "", "put before the chunks (the study's RAG prompt has one); it counts in the budget"
-    )
+    instruction: str = option("", "put before the chunks (the study's RAG prompt has one); it counts in the budget")
     joiner: str = option("\n", "between chunks (the study's: a blank line)")
     chunk_across: bool = option(
         False,

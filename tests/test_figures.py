@@ -207,3 +207,25 @@ def test_rank_plots_survive_runs_that_recalled_nothing(tmp_path):
     )
     written = per_rank(cap, tmp_path, "bits_per_param_vs_rank", lambda f: ["bits_per_param"], "bits / param")
     assert [p.name for p in written] == ["bits_per_param_vs_rank.png", "bits_per_param_vs_rank.pdf"]
+
+
+def test_capacity_families_come_from_the_task_folders(tmp_path):
+    """Thresholds and fact bits are the task folders' knowledge: a new family needs no code, and a
+    family declared twice or a threshold outside (0, 1] is one line naming the file."""
+    from bench.core.errors import UserError
+    from bench.study.capacity import capacity_families
+
+    families = capacity_families()
+    assert families["kmb_phonebook_study"].taus == (0.9, 0.95, 1.0)
+    assert families["kmb_phonebook_study"].fact_bits == pytest.approx(10 * math.log2(10))
+    assert families["kmb_counterfact_study"].fact_bits is None
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "capacity.yaml").write_text("my_facts: {taus: [0.5]}\n")
+    assert capacity_families(tmp_path) == {"my_facts": capacity_families(tmp_path)["my_facts"]}
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "capacity.yaml").write_text("my_facts: {taus: [0.5]}\n")
+    with pytest.raises(UserError, match="declared twice"):
+        capacity_families(tmp_path)
+    (tmp_path / "other" / "capacity.yaml").write_text("more: {taus: [1.5]}\n")
+    with pytest.raises(UserError, match=r"other/capacity.yaml: more: taus are thresholds"):
+        capacity_families(tmp_path)

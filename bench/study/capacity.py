@@ -8,27 +8,49 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench.core.config import check, parse_config
+from bench.core.errors import UserError
+from bench.core.paths import TASKS_DIR
 from bench.report.directions import Directions, directions_for
 from bench.report.traits import TRAIT_COLUMNS, with_traits
 from bench.run.record import read_samples, samples_path_for
 
-# Thresholds tau on the score for T_max, as the study sets them per task family. The study's own
-# sizes (`kmb_phonebook_study_<N>k`, `kmb_counterfact_study_<N>k`) are families of their own, each
-# scored by its primary metric: the study's scorer (study_match on PhoneBook, efficacy on CounterFact).
-PHONEBOOK_TAUS, COUNTERFACT_TAUS = (0.90, 0.95, 1.0), (0.75, 0.80, 0.85)
-TAUS = {
-    "kmb_phonebook": PHONEBOOK_TAUS,
-    "kmb_phonebook_study": PHONEBOOK_TAUS,
-    "kmb_counterfact": COUNTERFACT_TAUS,
-    "kmb_counterfact_study": COUNTERFACT_TAUS,
-}
-# Information in one recalled fact, in bits: a PhoneBook number is 10 uniform random digits.
-FACT_BITS = {"kmb_phonebook": 10 * math.log2(10), "kmb_phonebook_study": 10 * math.log2(10)}
+CAPACITY_FILE = "capacity.yaml"  # in a task folder: its capacity families, their thresholds and fact bits
+
+
+@dataclass(frozen=True)
+class Family:
+    """A task family whose capacity (T_max) is measured: the thresholds tau on its primary score, as
+    the study sets them for it, and a fact's information in bits where it is fixed (None: unknown)."""
+
+    taus: tuple[float, ...]
+    fact_bits: float | None = None
+
+    def __post_init__(self) -> None:
+        check(bool(self.taus) and all(0 < t <= 1 for t in self.taus), "taus are thresholds in (0, 1]")
+        check(self.fact_bits is None or self.fact_bits > 0, "fact_bits must be positive")
+
+
+def capacity_families(tasks_dir: Path = TASKS_DIR) -> dict[str, Family]:
+    """Every task folder's `capacity.yaml` (family name -> its thresholds and fact bits): the task
+    folders own this knowledge, so adding a family touches no code."""
+    import yaml
+
+    families: dict[str, Family] = {}
+    for path in sorted(tasks_dir.glob(f"*/{CAPACITY_FILE}")):
+        for name, values in (yaml.safe_load(path.read_text()) or {}).items():
+            if name in families:
+                raise UserError(f"{path}: family {name} is declared twice")
+            families[name] = parse_config(Family, values, where=f"{path}: {name}")
+    return families
+
+
 ANCHOR_BITS_PER_PARAM = 2.0  # Allen-Zhu & Li, Physics of Language Models 3.3
 BOOTSTRAP = 1000
 
@@ -117,7 +139,7 @@ def panel(fam: str, answer_turn: str) -> str:
 def capacity_series(agg: pd.DataFrame) -> pd.DataFrame:
     """Single-adapter rows (the parametric memories) of one configuration measured at two or more
     knowledge sizes, each with the panel it is drawn in."""
-    lora = agg[(agg["memory_family"] == "parametric") & agg["family"].isin(list(TAUS))]
+    lora = agg[(agg["memory_family"] == "parametric") & agg["family"].isin(list(capacity_families()))]
     sizes = lora.groupby(["model", "family", "memory"])["corpus_tokens"].transform("nunique")
     lora = lora[sizes > 1]
     return lora.assign(panel=[panel(f, t) for f, t in zip(lora["family"], lora["answer_turn"], strict=True)])
@@ -127,7 +149,7 @@ def context_series(agg: pd.DataFrame) -> pd.DataFrame:
     """Context memories (ICL, RAG) in the capacity families, each at its widest context budget on
     each task (the whole window where it ran with budget null, the study's setting): the capacity
     figure draws them beside the LoRA ranks, as the study's Figure 2 does."""
-    rows = agg[(agg["memory_family"] == "context") & agg["family"].isin(list(TAUS))]
+    rows = agg[(agg["memory_family"] == "context") & agg["family"].isin(list(capacity_families()))]
     widest = rows.groupby(["model", "task", "memory"])["context_budget"].transform("max")
     return rows[rows["context_budget"] == widest]
 
@@ -135,17 +157,18 @@ def context_series(agg: pd.DataFrame) -> pd.DataFrame:
 def capacity(agg: pd.DataFrame) -> pd.DataFrame:
     """Per (model, family, rank) of single-adapter LoRA runs: T_max and Efficiency per tau, and
     the most bits per trainable parameter recalled at any size (where a fact's bits are known)."""
-    rows = []
+    rows, families = [], capacity_families()
     keys = ["model", "family", "answer_turn", "panel", "rank", "memory"]
     for (model, fam, turn, where, rank, _), group in capacity_series(agg).groupby(keys):
         params = float(group["trainable_params"].iloc[0])
         row = {"model": model, "family": fam, "answer_turn": turn, "panel": where, "rank": int(rank)}
         row["trainable_params"] = int(params)
-        for tau in TAUS[fam]:
+        for tau in families[fam].taus:
             best = t_max(list(group["corpus_tokens"]), list(group["score"]), tau)
             row[f"T_max@{tau:g}"] = best
             row[f"efficiency@{tau:g}"] = best / params if params else math.nan
-        bits = group["score"] * group["n_queries"] * FACT_BITS.get(fam, math.nan)
-        row["bits_per_param"] = float(bits.max()) / params if params and fam in FACT_BITS else math.nan
+        bits = families[fam].fact_bits
+        recalled = group["score"] * group["n_queries"] * (bits or math.nan)
+        row["bits_per_param"] = float(recalled.max()) / params if params and bits else math.nan
         rows.append(row)
     return pd.DataFrame(rows)

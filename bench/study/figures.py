@@ -25,9 +25,9 @@ from bench.report.directions import directions_for
 from bench.report.tables import load_table
 from bench.study.capacity import (
     ANCHOR_BITS_PER_PARAM,
-    TAUS,
     aggregate,
     capacity,
+    capacity_families,
     capacity_series,
     context_series,
 )
@@ -58,7 +58,7 @@ def capacity_figure(agg: pd.DataFrame) -> plt.Figure | None:
     """Score against knowledge size, one line per LoRA rank, and ICL and RAG (dashed) at their
     widest context on the same sizes (the study's capacity figure, Figure 2); None without LoRA
     at two sizes."""
-    lora, reading = capacity_series(agg), context_series(agg)
+    lora, reading, families = capacity_series(agg), context_series(agg), capacity_families()
     shown = sorted(lora["panel"].unique())
     if not shown:
         return None
@@ -80,7 +80,7 @@ def capacity_figure(agg: pd.DataFrame) -> plt.Figure | None:
                 rows["corpus_tokens"], 100 * rows["score"], yerr=error_bars(rows), marker="s", capsize=3,
                 linestyle="--", color=rows["memory_color"].iloc[0], label=f"{short(str(label))} (widest context)",
             )  # fmt: skip
-        for tau in TAUS[fam]:
+        for tau in families[fam].taus:
             ax.axhline(100 * tau, color="grey", linestyle=":", linewidth=0.8)
         ax.set_xscale("log", base=2)
         ax.set_xticks(ticks, [f"{int(t):,}" for t in ticks], fontsize=8)
@@ -285,13 +285,16 @@ def write_figures(records_root: Path, folder: Path) -> list[Path]:
     """Every figure and table the records allow; returns what was written."""
     frame = load_table(records_root)
     agg = aggregate(frame, directions_for(frame["task"].unique()))
-    cap = capacity(agg)
+    cap, families = capacity(agg), capacity_families()
     folder.mkdir(parents=True, exist_ok=True)
     written = capacity_curves(agg, folder) + capacity_heatmap(agg, folder) + context_budget_curves(agg, folder)
     written += memory_bars(agg, folder) + format_bars(agg, folder)
     if len(cap):
-        written += per_rank(cap, folder, "efficiency_vs_rank", lambda f: [f"efficiency@{t:g}" for t in TAUS[f]],
-                            "T_max / trainable params")  # fmt: skip
+
+        def efficiencies(fam: str) -> list[str]:
+            return [f"efficiency@{t:g}" for t in families[fam].taus]
+
+        written += per_rank(cap, folder, "efficiency_vs_rank", efficiencies, "T_max / trainable params")
         if cap["bits_per_param"].notna().any():
             written += per_rank(cap, folder, "bits_per_param_vs_rank", lambda f: ["bits_per_param"], "bits / param")
     tables = {"scores": summary_table(agg)} | ({"capacity": cap.round(6)} if len(cap) else {})
