@@ -1,4 +1,5 @@
-"""The reader: prefix caching must not change answers; stop strings count once the answer began."""
+"""The reader: prefix caching (one cache read by every row, or copied per row) must not change
+answers; stop strings count once the answer began."""
 
 from __future__ import annotations
 
@@ -19,12 +20,33 @@ def test_cut_at_stop_skips_leading_blank_lines():
     assert cut_at_stop("no stop here", ["\n"]) == "no stop here"
 
 
+def count_shared_batches(monkeypatch) -> list[int]:
+    """The sizes of the batches that read the shared prefix cache (filled as the reader runs)."""
+    sizes: list[int] = []
+    shared = reader_module.SharedPrefixCache
+
+    class Counted(shared):
+        def update(self, key_states, value_states, layer_idx, *args, **kwargs):
+            if layer_idx == 0 and not self.layers[0].is_initialized:
+                sizes.append(key_states.shape[0])
+            return super().update(key_states, value_states, layer_idx, *args, **kwargs)
+
+    monkeypatch.setattr(reader_module, "SharedPrefixCache", Counted)
+    return sizes
+
+
 def test_prefix_cache_gives_the_same_answers(tiny_model, monkeypatch):
     context = "\n".join(fact_line(n, p) for n, p in FACTS)
     prompts = [f"Question: What is the phone number of {n}? Answer:" for n, _ in FACTS]
     recalls = [Recall(context=context)] * len(prompts)
+    batches = count_shared_batches(monkeypatch)
     cached = Reader(tiny_model, batch_size=4).generate(prompts, recalls, 200, ["\n"], 6)
     assert cached[0].context_tokens >= reader_module.MIN_SHARED_PREFIX  # the cached path really ran
+    lengths = {len(tiny_model.tokenizer(p).input_ids) for p in prompts}
+    assert len(lengths) > 1 and batches == [4] * (len(prompts) // 4) + [len(prompts) % 4] * bool(len(prompts) % 4)
+    monkeypatch.setattr(reader_module, "supports_shared_prefix", lambda net: False)  # the copied cache
+    copied = Reader(tiny_model, batch_size=4).generate(prompts, recalls, 200, ["\n"], 6)
+    assert [a.text for a in cached] == [a.text for a in copied]
     monkeypatch.setattr(reader_module, "MIN_SHARED_PREFIX", 10**9)
     plain = Reader(tiny_model, batch_size=4).generate(prompts, recalls, 200, ["\n"], 6)
     assert [a.text for a in cached] == [a.text for a in plain]
@@ -40,8 +62,10 @@ def test_prefix_cache_gives_the_same_scores(tiny_model, monkeypatch):
     prompts = [f"Question: What is the phone number of {n}? Answer:" for n, _ in FACTS] * 2
     continuations = [f" {p}" for _, p in FACTS] + [" 000-000-0000", " Bo"] * 3
     recalls = [Recall(context=context)] * len(prompts)
+    batches = count_shared_batches(monkeypatch)
     cached = Reader(tiny_model, batch_size=4).score(prompts, continuations, recalls, 200)
     assert cached[0].context_tokens >= reader_module.MIN_SHARED_PREFIX  # the cached path really ran
+    assert sum(batches) == len(prompts)  # every batch read the one prefix cache
     monkeypatch.setattr(reader_module, "MIN_SHARED_PREFIX", 10**9)
     plain = Reader(tiny_model, batch_size=4).score(prompts, continuations, recalls, 200)
     for a, b in zip(cached, plain, strict=True):

@@ -12,6 +12,7 @@ import copy
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation import utils as generation_utils
 
+from bench.answer.prefix import SharedPrefixCache, shared_prefix_attention, supports_shared_prefix
 from bench.core.memory import LoadedModel, Recall
 from bench.model.adapters import adapters_active
 from bench.model.loading import render_question
@@ -148,17 +150,21 @@ class Reader:
         """Batches of pairs; a long prefix all contexts share (ICL's corpus) is encoded once."""
         prefix = shared_prefix_length([context for context, _ in pairs]) if len(pairs) > 1 else 0
         cache = self._encode_prefix(net, pairs[0][0][:prefix]) if prefix >= MIN_SHARED_PREFIX else None
+        shared = supports_shared_prefix(net)
         batch_size = self.batch_size
-        if cache is not None and cache_bytes(cache):
+        if cache is not None and cache_bytes(cache) and not shared:
             batch_size = max(1, min(batch_size, PREFIX_COPIES_BYTES // cache_bytes(cache)))
         results: list[tuple[float, bool]] = []
         for start in range(0, len(pairs), batch_size):
             batch = pairs[start : start + batch_size]
             past = None
-            if cache is not None:
+            if cache is not None and shared:
+                past = SharedPrefixCache(cache)
+            elif cache is not None:
                 past = copy.deepcopy(cache)
                 past.batch_repeat_interleave(len(batch))
-            results += self._score_batch(net, batch, prefix if cache is not None else 0, past)
+            with shared_prefix_attention(net) if past is not None and shared else nullcontext():
+                results += self._score_batch(net, batch, prefix if cache is not None else 0, past)
             bar.update(len(batch))
         return results
 
@@ -191,9 +197,23 @@ class Reader:
     def _answer_group(
         self, net: Any, rows: list[list[int]], until: Sequence[str], max_new: int, bar: tqdm
     ) -> list[str]:
-        """Batches of similar length; with a long shared prefix, batches of equal length over its cache."""
+        """Batches of similar length; with a long shared prefix, its cache encoded once: read by every
+        row of every batch where the model allows (`bench.answer.prefix`), else copied per row into
+        batches of equal length."""
         prefix = shared_prefix_length(rows) if len(rows) > 1 else 0
         cache = self._encode_prefix(net, rows[0][:prefix]) if prefix >= MIN_SHARED_PREFIX else None
+        if cache is not None and supports_shared_prefix(net):
+            order = sorted(range(len(rows)), key=lambda i: len(rows[i]), reverse=True)
+            texts = [""] * len(rows)
+            with shared_prefix_attention(net):
+                for start in range(0, len(order), self.batch_size):
+                    batch = order[start : start + self.batch_size]
+                    past = SharedPrefixCache(cache)
+                    outputs = self._generate_batch(net, [rows[i] for i in batch], until, max_new, past, prefix)
+                    for i, text in zip(batch, outputs, strict=True):
+                        texts[i] = text
+                    bar.update(len(batch))
+            return texts
         batch_size = self.batch_size
         if cache is not None and cache_bytes(cache):
             batch_size = max(1, min(batch_size, PREFIX_COPIES_BYTES // cache_bytes(cache)))
@@ -225,15 +245,18 @@ class Reader:
 
     @torch.inference_mode()
     def _generate_batch(
-        self, net: Any, rows: list[list[int]], until: Sequence[str], max_new: int, past: Any
+        self, net: Any, rows: list[list[int]], until: Sequence[str], max_new: int, past: Any, prefix: int = 0
     ) -> list[str]:
+        """Greedy answers; rows are padded on the left, or, after a shared `prefix` the cache holds,
+        between that prefix and their own tokens (positions follow the mask, so they are unchanged)."""
         tok = self.model.tokenizer
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), tok.pad_token_id)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for b, row in enumerate(rows):  # left padding, as decoder-only generation needs
-            ids[b, width - len(row) :] = torch.tensor(row)
-            mask[b, width - len(row) :] = 1
+            ids[b, width - len(row) + prefix :] = torch.tensor(row[prefix:])
+            mask[b, width - len(row) + prefix :] = 1
+            ids[b, :prefix], mask[b, :prefix] = torch.tensor(row[:prefix]), 1
         out = net.generate(
             input_ids=ids.to(self.model.device),
             attention_mask=mask.to(self.model.device),
