@@ -85,6 +85,8 @@ def test_every_record_names_its_profile(tiny_model_dir, tiny_task_dir, tmp_path)
     assert main(args) == 0
     rows = [load_record(p).flatten() for p in (tmp_path / "runs/records").rglob("*.json")]
     assert sorted((r["memory"], r["profile"]) for r in rows) == [("icl@study", "study"), ("rag", "kmbench")]
+    icl = next(r for r in rows if r["memory"] == "icl@study")  # its corpus, encoded once, is in the record
+    assert icl["prefix_tokens"] >= icl["context_tokens_per_query"] > 0 and icl["prefix_cache_bytes"] > 0
 
 
 def test_a_run_outside_a_checkout_prints_no_git_error(tiny_model_dir, tiny_task_dir, tmp_path, monkeypatch, capfd):

@@ -40,8 +40,11 @@ def test_prefix_cache_gives_the_same_answers(tiny_model, monkeypatch):
     prompts = [f"Question: What is the phone number of {n}? Answer:" for n, _ in FACTS]
     recalls = [Recall(context=context)] * len(prompts)
     batches = count_shared_batches(monkeypatch)
-    cached = Reader(tiny_model, batch_size=4).generate(prompts, recalls, 200, ["\n"], 6)
+    reader = Reader(tiny_model, batch_size=4)
+    cached = reader.generate(prompts, recalls, 200, ["\n"], 6)
     assert cached[0].context_tokens >= reader_module.MIN_SHARED_PREFIX  # the cached path really ran
+    [encoded] = reader.prefixes  # written once for every question: a cost of its own, not theirs
+    assert encoded.tokens >= cached[0].context_tokens and encoded.cache_bytes > 0 and encoded.seconds > 0
     lengths = {len(tiny_model.tokenizer(p).input_ids) for p in prompts}
     assert len(lengths) > 1 and batches == [4] * (len(prompts) // 4) + [len(prompts) % 4] * bool(len(prompts) % 4)
     monkeypatch.setattr(reader_module, "supports_shared_prefix", lambda net: False)  # the copied cache

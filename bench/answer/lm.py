@@ -9,7 +9,7 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
-from bench.answer.reader import Answer, Reader, Scored
+from bench.answer.reader import Answer, EncodedPrefix, Reader, Scored
 from bench.core.memory import Memory, Query, Recall, Routing
 
 # Room kept for the chat template and separators around the context.
@@ -41,6 +41,7 @@ class ReadLog:
     asked: dict[RequestKey, Asked] = field(default_factory=dict)
     recall_seconds: float = 0.0
     budgets: list[int] = field(default_factory=list)
+    prefixes: list[EncodedPrefix] = field(default_factory=list)  # shared prefixes the reader encoded once
 
 
 def gold_doc(doc: Any) -> str | None:
@@ -97,6 +98,7 @@ class MemoryLM(LM):
             max_new = int(kwargs.get("max_gen_toks", 64))
             recalls, budget = self._recall(group, max_new)
             answers = self.reader.generate(prompts, recalls, budget, until, max_new)
+            self.log.prefixes = list(self.reader.prefixes)
             for i, request, recall, answer in zip(members, group, recalls, answers, strict=True):
                 results[i] = answer.text
                 self.log.asked[request_key(request)] = Asked(answer, recall.routing)
@@ -115,6 +117,7 @@ class MemoryLM(LM):
         scored = self.reader.score(
             [r.args[0] for r in requests], [r.args[1] for r in requests], [recall_of[k] for k in keys], budget
         )
+        self.log.prefixes = list(self.reader.prefixes)
         choices: dict[RequestKey, list[Scored]] = defaultdict(list)
         for key, result in zip(keys, scored, strict=True):
             choices[key].append(result)

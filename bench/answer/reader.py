@@ -45,6 +45,16 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class EncodedPrefix:
+    """A prefix a group's prompts share, encoded once into a key/value cache: a write the reader does
+    for a context memory (ICL's corpus), as RAG builds its index, and no question's own cost."""
+
+    tokens: int
+    seconds: float
+    cache_bytes: int
+
+
+@dataclass(frozen=True)
 class Scored:
     """A scored continuation (for multiple-choice tasks) with the same cost counts as `Answer`."""
 
@@ -86,6 +96,12 @@ class Reader:
     def __init__(self, model: LoadedModel, batch_size: int = 16) -> None:
         self.model = model
         self.batch_size = batch_size
+        self.prefixes: list[EncodedPrefix] = []  # every shared prefix encoded, in order
+
+    def prefix_seconds_since(self, count: int) -> float:
+        """Seconds spent encoding the prefixes after the first `count`: taken out of a group's
+        per-question share, which is then what answering costs once the prefix is cached."""
+        return sum(p.seconds for p in self.prefixes[count:])
 
     def _prepare(
         self, prompts: Sequence[str], recalls: Sequence[Recall], budget: int
@@ -117,9 +133,10 @@ class Reader:
         with tqdm(total=len(prompts), desc="answer", unit="q") as bar:
             for members in groups.values():
                 with adapters_active(self.model, recalls[members[0]]) as net:
-                    started = time.perf_counter()
+                    started, encoded = time.perf_counter(), len(self.prefixes)
                     texts = self._answer_group(net, [ids[i] for i in members], until, max_new_tokens, bar)
-                    share = (time.perf_counter() - started) / len(members)
+                    spent = time.perf_counter() - started - self.prefix_seconds_since(encoded)
+                    share = spent / len(members)
                 for i, text in zip(members, texts, strict=True):
                     answers[i] = Answer(text, len(ids[i]), context_tokens[i], share, recalls[i].dropped)
         return answers  # type: ignore[return-value]
@@ -138,9 +155,9 @@ class Reader:
         with tqdm(total=len(prompts), desc="score", unit="q") as bar:
             for members in groups.values():
                 with adapters_active(self.model, recalls[members[0]]) as net:
-                    began = time.perf_counter()
+                    began, encoded = time.perf_counter(), len(self.prefixes)
                     results = self._score_group(net, [pairs[i] for i in members], bar)
-                    share = (time.perf_counter() - began) / len(members)  # the prefix's cost is shared too
+                    share = (time.perf_counter() - began - self.prefix_seconds_since(encoded)) / len(members)
                 for i, (logprob, greedy) in zip(members, results, strict=True):
                     n = len(pairs[i][0]) + len(pairs[i][1])
                     scored[i] = Scored(logprob, greedy, n, context_tokens[i], share, recalls[i].dropped)
@@ -240,8 +257,10 @@ class Reader:
 
     @torch.inference_mode()
     def _encode_prefix(self, net: Any, prefix: list[int]) -> Any:
-        out = net(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True)
-        return out.past_key_values
+        started = time.perf_counter()
+        cache = net(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True).past_key_values
+        self.prefixes.append(EncodedPrefix(len(prefix), time.perf_counter() - started, cache_bytes(cache)))
+        return cache
 
     @torch.inference_mode()
     def _generate_batch(

@@ -1,7 +1,9 @@
 """When each memory pays off: total cost = write + n x read, from records alone.
 
 A memory that trains (LoRA) pays up front and reads cheaply; one that reads long contexts (ICL)
-pays nothing up front and much per question. For each pair of memories on a task, the number of
+pays nothing up front and much per question (its corpus encoded once into a cache counts as its
+write, in seconds; FLOPs count the context for every question, as a reader without that cache
+would). For each pair of memories on a task, the number of
 questions at which their total costs cross, in seconds and in FLOPs, beside each one's score;
 and, as the number of questions grows, which memories are on the front of (total cost, score):
 no other memory is both cheaper and better at that workload.
@@ -44,6 +46,8 @@ def cost_models(rows: pd.DataFrame, unit: str) -> list[Cost]:
     metric = rows["primary_metric"].iloc[0]
     full = full_runs(rows)
     full = full.assign(read_flops_per_query=full["read_flops"] / full["n_queries"].clip(lower=1))
+    if "prefix_seconds" in full:  # a shared prefix encoded once is written, as an index is built
+        full = full.assign(write_seconds=full["write_seconds"] + full["prefix_seconds"].fillna(0.0))
     models = []
     for memory, mine in full.groupby("memory", sort=False):
         models.append(

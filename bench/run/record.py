@@ -101,6 +101,14 @@ class Cost:
     truncated_fraction: float
     read_flops: float
     read_peak_mb: float | None
+    # Added after schema v2 (optional there; records without them read as 0: their shared prefixes,
+    # if any, were encoded inside the questions' seconds). A prefix every question shares (ICL's
+    # corpus) is encoded once into a key/value cache, a write like RAG's index: its seconds, tokens
+    # and cache bytes. With a reusable cache a question costs `seconds_per_query`; without one it
+    # would pay `prefix_seconds` again on top.
+    prefix_seconds: float = field(default=0.0, metadata={"optional": True})
+    prefix_tokens: int = field(default=0, metadata={"optional": True})
+    prefix_cache_bytes: int = field(default=0, metadata={"optional": True})
 
 
 @dataclass(frozen=True)

@@ -308,4 +308,7 @@ def measure_cost(
         truncated_fraction=sum(r["dropped"] > 0 for r in samples) / n,
         read_flops=2.0 * lm.n_params * (prompt_tokens + answer_tokens),
         read_peak_mb=reading.megabytes,
+        prefix_seconds=sum(p.seconds for p in read.prefixes),
+        prefix_tokens=sum(p.tokens for p in read.prefixes),
+        prefix_cache_bytes=max((p.cache_bytes for p in read.prefixes), default=0),
     )
