@@ -61,8 +61,12 @@ def test_perf_measures_everything_and_derives_every_ratio_and_target(tiny_perf):
     expected = {"peak", "lora_lines", "lora_pages", "tokens_to_target", "read_none", "read_rag",
                 "read_none_one_at_a_time", "multilora_load", "multilora_preloaded", "multilora_preloaded_batched",
                 "read_icl_16", "read_icl_32", "read_icl_64", "lora_lines_fp32", "lora_lines_bf16",
-                "peak_bf16"}  # fmt: skip
+                "peak_bf16", "read_none_flops", "read_rag_flops", "read_icl_16_flops", "read_icl_32_flops",
+                "read_icl_64_flops"}  # fmt: skip
     assert set(measures) == expected
+    # what a question must compute grows with the context it attends to, from the closed book's up
+    flops = [measures[f"read_{n}_flops"]["value"] for n in ("none", "icl_16", "icl_32", "icl_64")]
+    assert flops == sorted(flops) and flops[0] < flops[-1]
     assert measures["peak"]["value"] == doc["peak"]["fp32_gflops"]  # the tiny model computes in fp32
     for name in ("lora_lines", "lora_pages", "lora_lines_fp32"):  # model FLOP/s = 4 N tokens / seconds
         d = measures[name]["details"]
@@ -184,8 +188,9 @@ def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
     assert doc["model"]["attention"] in ("eager", "sdpa") and doc["model"]["attention_kernels"] is None  # CPU
     measures = {m["name"]: m for m in doc["measures"]}
     assert list(measures) == ["peak", "read_none", "read_icl_window", "read_rag", "read_none_one_at_a_time",
-                              "read_icl_window_one_at_a_time", "read_rag_one_at_a_time",
-                              "multilora_load", "multilora_preloaded", "multilora_preloaded_batched"]  # fmt: skip
+                              "read_icl_window_one_at_a_time", "read_rag_one_at_a_time", "read_none_flops",
+                              "read_icl_window_flops", "read_rag_flops", "multilora_load", "multilora_preloaded",
+                              "multilora_preloaded_batched"]  # fmt: skip
     assert all(measures[f"{m}_one_at_a_time"]["details"]["batch_size"] == 1 for m in ("read_icl_window", "read_rag"))
     for m in doc["measures"][1:]:
         assert m["value"] > 0 and m["details"]["task"] == "kmb_tiny_long" and m["details"]["questions"] == 6
@@ -198,7 +203,8 @@ def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
     assert ml["modules"] > 1 and ml["module_steps"] == 1 and "split=window" in ml["memory"]
     ratios = {r["name"]: r for r in doc["ratios"]}
     assert set(ratios) == {
-        "read_icl_window_vs_none", "read_rag_vs_none", "batching_speedup", "multilora_preloaded_speedup",
+        "read_icl_window_vs_none", "read_icl_window_flops_vs_none", "read_rag_vs_none", "batching_speedup",
+        "multilora_preloaded_speedup",
         "multilora_batched_speedup", "multilora_load_vs_none", "multilora_preloaded_vs_none",
         "multilora_preloaded_batched_vs_none", "multilora_preloaded_vs_rag", "multilora_preloaded_vs_icl_window",
     }  # fmt: skip

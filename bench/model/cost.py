@@ -6,6 +6,7 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -46,3 +47,15 @@ class PeakMemory:
             self.megabytes = torch.cuda.max_memory_allocated() / 2**20
         else:
             self.megabytes = _rss_peak_mb()
+
+
+def question_flops(config: Any, n_params: int, own_tokens: float, answer_tokens: float, context_tokens: float) -> float:
+    """What a question must compute once a shared context is cached: the weights over its own and
+    its answer's tokens (2 x params each), and attention from each of them to every context token
+    (scores and weighted values: 4 x layers x heads x head_dim per pair). A long context on a small
+    model costs as much attention as the whole model: SmolLM2-135M at 4K context doubles a token."""
+    heads = int(getattr(config, "num_attention_heads", 0) or 0)
+    head_dim = int(getattr(config, "head_dim", 0) or (getattr(config, "hidden_size", 0) // max(heads, 1)))
+    layers = int(getattr(config, "num_hidden_layers", 0) or 0)
+    tokens = own_tokens + answer_tokens
+    return 2.0 * n_params * tokens + 4.0 * layers * heads * head_dim * context_tokens * tokens

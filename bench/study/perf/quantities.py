@@ -84,7 +84,11 @@ def ratios_for(cfg: PerfConfig) -> list[Ratio]:
     icl = [
         Ratio(f"{icl_name(n)}_vs_none", f"{icl_label(n)} / closed book, s/question", icl_name(n), "read_none")
         for n in cfg.icl_contexts
-    ]
+    ] + [
+        Ratio(f"{icl_name(n)}_flops_vs_none", f"{icl_label(n)} / closed book, FLOPs a question must compute",
+              f"{icl_name(n)}_flops", "read_none_flops")
+        for n in cfg.icl_contexts
+    ]  # fmt: skip
     same_questions = (cfg.multilora_task, cfg.multilora_questions) == (cfg.read_task, cfg.read_questions)
     one = "read_none_one_at_a_time"
     multilora = [

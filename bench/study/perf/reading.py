@@ -13,6 +13,7 @@ from bench.answer.reader import Reader
 from bench.core.memory import LoadedModel, Memory
 from bench.core.metrics import parse_results
 from bench.harness.taskspec import task_spec
+from bench.model.cost import question_flops
 from bench.model.packing import count_tokens, mean_tokens
 from bench.run.memories import make_memory, memory_label
 from bench.study.adapter_loading import compare_loading, evenly_spread
@@ -71,6 +72,11 @@ def read_measure(
         "recall_seconds": memory_lm.log.recall_seconds,
         cfg.target_metric: metrics.get(cfg.target_metric, (None,))[0],
     }
+    own = sum(a.prompt_tokens - a.context_tokens for a in answers) / n
+    details["flops_per_question"] = question_flops(
+        lm.model.config, lm.n_params, own, details["answer_tokens"], details["context_tokens"]
+    )
+    details["prefix_seconds"] = sum(p.seconds for p in memory_lm.log.prefixes)  # encoded once, not per question
     if how.get("sections"):
         details |= truncation([a.dropped for a in answers], how["sections"])
     seconds = (sum(a.seconds for a in answers) + memory_lm.log.recall_seconds) / n  # as the record's read s/query
@@ -97,12 +103,17 @@ def reading_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Mea
         readings.append(("icl", icl_name(tokens), f"read, {icl_label(tokens)}", icl, how))
     readings.append(("rag", "read_rag", f"read, RAG ({memory_label(rag)}: top {top} of {chunk}-token chunks)", rag, {}))
     measures = [read_measure(name, label, lm, m, manager, cfg, questions, **how) for _, name, label, m, how in readings]
+    batched = list(measures)
     for reader, name, label, memory, how in readings:
         if reader in cfg.one_at_a_time:
             one = f"{label}, one question at a time"
             measures.append(read_measure(f"{name}_one_at_a_time", one, lm, memory, manager, cfg, questions,
                                          batch_size=1, **how))  # fmt: skip
-    return measures
+    return measures + [  # what each reading must compute, beside what it took
+        Measure(f"{m.name}_flops", f"{m.label}: FLOPs a question must compute", m.details["flops_per_question"] / 1e9,
+                "GFLOP/question", {**m.details, "formula": "bench.model.cost.question_flops"})
+        for m in batched
+    ]  # fmt: skip
 
 
 def multilora_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measure]:
