@@ -444,7 +444,9 @@ def parser() -> argparse.ArgumentParser:
     from bench.study.perf.config import PERF_PRESETS  # plain dataclasses: cheap to import here
 
     names = ", ".join(PERF_PRESETS)
-    perf.add_argument("--preset", help=f"named settings: {names} (default full; q15: the study's Q15)")
+    perf.add_argument(
+        "--preset", help=f"named settings: {names} (default full; q15: the study's Q15; reading: that step alone)"
+    )
     perf.add_argument("--quick", action="store_true", help="--preset quick: every measurement on small sizes")
     perf.add_argument("--peak-only", action="store_true", help="print the matmul peak alone (for cold-run times)")
     perf.add_argument("--include-path", action="append", default=[], help="extra folder of task YAMLs")

@@ -137,7 +137,11 @@ def by_name(*configs: PerfConfig) -> Mapping[str, PerfConfig]:
     return MappingProxyType({c.preset: c for c in configs})
 
 
-PERF_PRESETS = by_name(PerfConfig(), QUICK, Q15)
+# Reading alone, as the full preset reads (closed book, ICL at 1K, 4K and 8K, RAG): a few minutes,
+# for checking the ICL targets without training anything.
+READING = PerfConfig(preset="reading", steps=("reading",))
+
+PERF_PRESETS = by_name(PerfConfig(), QUICK, Q15, READING)
 
 
 def preset(name: str) -> PerfConfig:

@@ -183,7 +183,8 @@ def ratio_rows(measures: Sequence[Measure], ratios: Sequence[Ratio]) -> list[dic
 def target_rows(
     measures: Sequence[Measure], ratios: Sequence[Mapping[str, Any]], targets: Sequence[Target]
 ) -> list[dict[str, Any]]:
-    """Each target beside what this run measured for its quantity, and whether that meets it."""
+    """Each target whose quantity this run measured (a preset may run only some steps) beside
+    what it measured, and whether that meets it."""
     values = {m.name: m.value for m in measures} | {r["name"]: r["value"] for r in ratios}
     return [
         {
@@ -196,4 +197,5 @@ def target_rows(
             "met": t.met(values.get(t.quantity)),
         }
         for t in targets
+        if t.quantity in values
     ]
