@@ -18,7 +18,7 @@ from bench.report.perf import perf_table
 from bench.report.readme import refresh
 from bench.study.adapter_loading import evenly_spread
 from bench.study.perf import training
-from bench.study.perf.config import PERF_PRESETS, Q15, QUICK, STEPS, WINDOW, PerfConfig, by_name, perf_config
+from bench.study.perf.config import PERF_PRESETS, Q15, QUICK, READING, STEPS, WINDOW, PerfConfig, by_name, perf_config
 from bench.study.perf.peak import measure_peak
 from bench.study.perf.quantities import targets_for
 from bench.study.perf.suite import STEP_RUNS, run_perf, write_perf
@@ -220,7 +220,7 @@ def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
 
 
 def test_presets_by_name_and_questions_spread():
-    assert dict(PERF_PRESETS) == {"full": PerfConfig(), "quick": QUICK, "q15": Q15}
+    assert dict(PERF_PRESETS) == {"full": PerfConfig(), "quick": QUICK, "q15": Q15, "reading": READING}
     assert Q15.read_task == Q15.multilora_task == "kmb_paperqa_longdoc" and Q15.read_questions == 30
     assert Q15.steps == ("reading", "multilora") and not targets_for(Q15) and Q15.icl_contexts == (WINDOW,)
     assert dict(Q15.multilora_fields)["window_tokens"] == 2048 and dict(Q15.multilora_fields)["window_overlap"] == 200
@@ -239,6 +239,6 @@ def test_presets_by_name_and_questions_spread():
 def test_an_unknown_preset_is_a_one_line_error(capsys):
     assert main(["perf", "--preset", "q16"]) == 2
     err = capsys.readouterr().err
-    assert err == "kmbench: error: unknown perf preset 'q16'; known: full, quick, q15\n"
+    assert err == "kmbench: error: unknown perf preset 'q16'; known: full, quick, q15, reading\n"
     assert main(["perf", "--quick", "--preset", "q15"]) == 2
     assert "--quick is --preset quick" in capsys.readouterr().err
