@@ -363,11 +363,12 @@ def test_a_one_line_bomb_is_refused_before_the_line_is_held(closed_book, capsys,
         (lambda d: [m.update(stderr=float("nan")) for m in d["metrics"].values()], "is not a pair of finite numbers"),
         (lambda d: d["metrics"].pop(d["task"]["primary_metric"]), "primary metric"),
         (lambda d: d["model"].update(answer_turn="system"), "is not one of: assistant, user"),
+        (lambda d: d["run"].update(batch_size=0), "is not a positive number of questions"),
         (lambda d: d["model"].update(answer_turn="user", chat_template=False), "needs the chat template"),
     ],
     ids=[
         *("sha-head", "sha-ancestor", "homoglyph", "zero-width", "device", "null-stderr", "nan-stderr"),
-        *("no-primary", "unknown-turn", "turn-without-template"),
+        *("no-primary", "unknown-turn", "turn-without-template", "batch-size"),
     ],
 )
 def test_identity_and_number_forgeries_are_refused(closed_book, capsys, change, problem):

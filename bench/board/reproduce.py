@@ -120,10 +120,9 @@ class Reproducer:
 
     budget_seconds: float = 1800.0
     max_write_seconds: float = 300.0  # retrain an adapter only when it trained this fast for the submitter
-    batch_size: int = 16
     pending_only: bool = False  # rerun only rows the trusted reproductions do not hold in full
     started: float = field(default_factory=time.perf_counter)
-    models: dict[tuple[str, bool], Any] = field(default_factory=dict)
+    models: dict[tuple[str, bool, str], Any] = field(default_factory=dict)
     base_probes: dict[tuple[str, bool, int], Any] = field(default_factory=dict)  # (answers, scores, version)
     on_found: Callable[[Reproduction], None] | None = None  # told after each row, so a stopped rerun keeps its work
 
@@ -176,7 +175,7 @@ class Reproducer:
         manager = task_manager()
         spec = task_spec(manager, record.task.name)
         # as the run itself: its seed, limit (same batches) and context budget
-        how = Reading(seed, self.batch_size, record.task.limit, context_budget)
+        how = Reading(seed, record.run.batch_size, record.task.limit, context_budget)
         done = evaluate_memory(lm, memory, spec.corpus(), spec.name, manager, how, record.forgetting is not None)
         results, probe = done.results, None
         if done.probe is not None:

@@ -153,6 +153,8 @@ def check_fields(v: Validation, path: Path, r: RunRecord) -> None:
     kind = r.model.device.split(":")[0].lower()
     if kind not in PLAUSIBLE_PEAK:
         v.fail(path, f"device {r.model.device!r} is not a known kind ({', '.join(PLAUSIBLE_PEAK)})")
+    if not isinstance(r.run.batch_size, int) or isinstance(r.run.batch_size, bool) or r.run.batch_size < 1:
+        v.fail(path, f"batch size {r.run.batch_size!r} is not a positive number of questions")
     try:
         check_answer_turn(r.model.answer_turn, r.model.chat_template)
     except UserError as exc:

@@ -34,6 +34,10 @@ class RunInfo:
     command: str
     seed: int
     kmbench_version: str
+    # added after schema v2 (optional there): questions answered together; batches pad, and padding
+    # can move a greedy answer's last bits, so a rerun uses the same. Records without it ran at 16,
+    # the only batch size committed records were made at.
+    batch_size: int = field(default=16, metadata={"optional": True})
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,7 @@ def run_one(
             command,
             s.seed,
             package_version("kmbench") or "dev",
+            s.batch_size,
         ),
         model=ModelInfo(
             lm.name,
