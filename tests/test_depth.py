@@ -19,7 +19,7 @@ from bench.core.errors import UserError
 from bench.core.paths import TASKS_DIR
 from bench.harness.taskdata import jsonl_dataset
 from bench.harness.taskspec import LEVELS, expand_tasks, task_manager, task_spec
-from bench.parts.synth import KINDS, PHONEBOOK_LINE, TEMPLATES, template_items
+from bench.parts.synth import KINDS, STATEMENT_TEMPLATES, task_templates, template_items
 
 PROBES = {  # probe task -> the verbatim task over the same corpus
     "kmb_phonebook_1k_paraphrase": "kmb_phonebook_1k",
@@ -46,9 +46,15 @@ def four_grams(template: str) -> set[tuple[str, ...]]:
     return {tuple(w[i : i + 4]) for i in range(len(w) - 3)}
 
 
-def training_texts(documents, kinds=tuple(k for k in KINDS if k in TEMPLATES["phonebook"])) -> list[str]:
+def phonebook_templates():
+    """The PhoneBook folder's template rewrites (tasks/kmb_phonebook/templates.yaml)."""
+    return next(t for t in task_templates() if t.folder == "kmb_phonebook")
+
+
+def training_texts(documents, kinds: tuple[str, ...] | None = None) -> list[str]:
     """The corpus and everything the template generator writes from it, each kind at full count
     (`study_qa` is the study's shipped PaperQA pairs: no template writes it)."""
+    kinds = tuple(k for k in KINDS if k in phonebook_templates().kinds) if kinds is None else kinds
     from bench.core.memory import Document
 
     texts = [d.contents for d in documents]
@@ -116,7 +122,8 @@ def test_committed_probe_data_is_what_the_builders_write(tmp_path):
 def phone_book() -> dict[str, str]:
     """Name -> number, read back from the corpus lines themselves (not from the probe builder)."""
     docs = task_spec(task_manager(), "kmb_phonebook_1k").corpus().documents
-    return {m["name"]: m["number"] for d in docs if (m := PHONEBOOK_LINE.match(d.contents))}
+    line = phonebook_templates().pattern
+    return {m["name"]: m["number"] for d in docs if (m := line.match(d.contents))}
 
 
 def test_reverse_answers_are_the_owners_of_the_numbers():
@@ -181,7 +188,7 @@ def test_no_phonebook_probe_wording_is_in_training_data():
     texts = "\n".join(training_texts(docs))
     for task in ("kmb_phonebook_1k_paraphrase", "kmb_phonebook_1k_reverse", "kmb_phonebook_1k_two_hop"):
         assert not [q["question"] for q in questions(task) if q["question"] in texts]
-    trained = [FACT_TEMPLATE, *(t for kind in TEMPLATES["phonebook"].values() for t in kind)]
+    trained = [FACT_TEMPLATE, *(t for kind in phonebook_templates().kinds.values() for t in kind)]
     for probe in (*PARAPHRASES, REVERSE, TWO_HOP):
         shared = {g for t in trained for g in four_grams(probe) & four_grams(t)}
         assert not shared, f"{probe!r} shares {shared} with a training template"
@@ -194,7 +201,7 @@ def test_no_counterfact_probe_wording_is_in_training_data():
     texts = "\n".join(training_texts(docs))
     assert not [q["prompt"] for q in questions("kmb_counterfact_1k_paraphrase") if q["prompt"] in texts]
     every_size = {template_of(q) for q in jsonl_dataset("data/20k_qa.jsonl", TASKS_DIR / "kmb_counterfact")["test"]}
-    trained = [*every_size, *(t for kind in TEMPLATES["statement"].values() for t in kind)]
+    trained = [*every_size, *(t for kind in STATEMENT_TEMPLATES.values() for t in kind)]
     for probe in (p for wordings in PARAPHRASES.values() for p in wordings):
         assert probe not in every_size
         shared = {g for t in trained for g in four_grams(probe) & four_grams(t)}

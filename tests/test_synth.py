@@ -64,3 +64,24 @@ def test_lora_trains_on_the_format(tiny_model, corpus):
     raw.write(Corpus("tiny", corpus.documents), tiny_model)
     assert raw.folder != memory.folder
     unload_adapters(tiny_model)
+
+
+def test_template_rewrites_come_from_the_task_folders(tmp_path):
+    """A folder's templates.yaml rewrites the facts its pattern matches; other one-line facts get
+    the generic statement templates; a malformed file is one line naming it."""
+    from bench.parts.synth import task_templates
+
+    (tmp_path / "colours").mkdir()
+    (tmp_path / "colours" / "templates.yaml").write_text(
+        "pattern: '^(?P<thing>\\w+) is (?P<colour>\\w+)$'\nqa: ['Question: What colour is {thing}? Answer: {colour}']\n"
+    )
+    known = task_templates(tmp_path)
+    assert template_items(Document("a", "grass is green"), "qa", 2, known) == [
+        "Question: What colour is grass? Answer: green"
+    ] * 2
+    assert template_items(Document("b", "Paris is the capital of France"), "qa", 1, known) == [
+        "Question: Paris is the capital of? Answer: France"
+    ]
+    (tmp_path / "colours" / "templates.yaml").write_text("qa: ['x']\n")
+    with pytest.raises(UserError, match="colours/templates.yaml: a `pattern`"):
+        task_templates(tmp_path)

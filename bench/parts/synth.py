@@ -22,7 +22,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
 
 import torch
 from tqdm.auto import tqdm
@@ -31,7 +34,7 @@ from bench.core.config import stable_hash
 from bench.core.errors import UserError
 from bench.core.jsonl import write_jsonl
 from bench.core.memory import Corpus, Document, LoadedModel, Recall
-from bench.core.paths import cache_dir
+from bench.core.paths import TASKS_DIR, cache_dir
 from bench.core.staging import staged_folder
 from bench.model.adapters import adapters_active
 from bench.model.loading import render_prompt
@@ -47,48 +50,53 @@ PROMPTS = {
 }
 ANSWER_PROMPT = "Question: {question}\nAnswer:"
 MAX_NEW_TOKENS = {"qa": 48, "summary": 96, "rewrite": 160, "paraphrase": 160}
-PHONEBOOK_LINE = re.compile(r"^Question: What is the phone number of (?P<name>.+)\? Answer: (?P<number>\S+)$")
-TEMPLATES = {  # one-line facts: PhoneBook entries, and "<subject and relation> <object>" statements
-    "phonebook": {
-        "qa": [
-            "Question: What is the phone number of {name}? Answer: {number}",
-            "Question: Which number reaches {name}? Answer: {number}",
-            "Question: How do I call {name}? Answer: {number}",
-            "Question: What is {name}'s phone number? Answer: {number}",
-        ],
-        "summary": ["{name}'s phone number is {number}."],
-        "rewrite": [
-            "You can reach {name} at {number}.",
-            "The number for {name} is {number}.",
-            "{name} can be called at {number}.",
-            "Dial {number} to call {name}.",
-        ],
-        "paraphrase": [  # the question reworded, the answer kept: none is a probe's wording
-            "Question: What number belongs to {name}? Answer: {number}",
-            "Question: Under which number is {name} listed? Answer: {number}",
-            "Question: How can I phone {name}? Answer: {number}",
-            "Question: Tell me {name}'s number. Answer: {number}",
-            "Question: What number do you call for {name}? Answer: {number}",
-            "Question: Give the contact number of {name}. Answer: {number}",
-        ],
-    },
-    "statement": {
-        "qa": [
-            "Question: {head}? Answer: {tail}",
-            "Question: Complete the fact: {head} ... Answer: {tail}",
-            "Question: {head} what? Answer: {tail}",
-            "Question: Fill in the blank: {head} ___. Answer: {tail}",
-        ],
-        "summary": ["{head} {tail}."],
-        "rewrite": ["It is a fact that {head} {tail}.", "Note: {head} {tail}.", "{head} {tail}, as is known."],
-        "paraphrase": [  # the statement in other frames, its object still last
-            "Reportedly, {head} {tail}",
-            "As the records show, {head} {tail}",
-            "Here is something true: {head} {tail}",
-            "Everyone agrees that {head} {tail}",
-        ],
-    },
+TEMPLATE_FILE = "templates.yaml"  # in a task folder: how `generator: template` rewrites its facts
+# One-line "<subject and relation> <object>" statements (CounterFact's edits, a user's own facts)
+# that no task folder's pattern matches: the head is everything before the last word.
+STATEMENT_TEMPLATES = {
+    "qa": (
+        "Question: {head}? Answer: {tail}",
+        "Question: Complete the fact: {head} ... Answer: {tail}",
+        "Question: {head} what? Answer: {tail}",
+        "Question: Fill in the blank: {head} ___. Answer: {tail}",
+    ),
+    "summary": ("{head} {tail}.",),
+    "rewrite": ("It is a fact that {head} {tail}.", "Note: {head} {tail}.", "{head} {tail}, as is known."),
+    "paraphrase": (  # the statement in other frames, its object still last
+        "Reportedly, {head} {tail}",
+        "As the records show, {head} {tail}",
+        "Here is something true: {head} {tail}",
+        "Everyone agrees that {head} {tail}",
+    ),
 }
+
+
+@dataclass(frozen=True)
+class FactTemplates:
+    """A task folder's rewrites of its one-line facts: the pattern a fact matches (its named groups
+    fill the templates) and, per synthetic kind, the templates cycled through."""
+
+    folder: str
+    pattern: re.Pattern[str]
+    kinds: Mapping[str, tuple[str, ...]]
+
+
+def task_templates(tasks_dir: Path = TASKS_DIR) -> tuple[FactTemplates, ...]:
+    """Every task folder's `templates.yaml`, in folder order; a malformed one is one line naming it."""
+    import yaml
+
+    found = []
+    for path in sorted(tasks_dir.glob(f"*/{TEMPLATE_FILE}")):
+        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            pattern = re.compile(data.pop("pattern"))
+            kinds = {kind: tuple(map(str, data.pop(kind))) for kind in list(data) if kind in KINDS}
+        except (KeyError, TypeError, re.error) as exc:
+            raise UserError(f"{path}: a `pattern` and lists of templates per kind ({exc})") from None
+        if data:
+            raise UserError(f"{path}: unknown key(s) {', '.join(map(str, data))}; kinds are {', '.join(KINDS)}")
+        found.append(FactTemplates(path.parent.name, pattern, MappingProxyType(kinds)))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -115,14 +123,17 @@ def parse_format(spec: str) -> tuple[FormatPart, ...]:
     return tuple(parts)
 
 
-def template_items(doc: Document, kind: str, count: int) -> list[str]:
-    """`count` documents from the templates, cycling through them."""
+def template_items(doc: Document, kind: str, count: int, known: Sequence[FactTemplates] | None = None) -> list[str]:
+    """`count` documents from the templates (a task folder's whose pattern the fact matches, else
+    the generic statement ones), cycling through them."""
     text = doc.contents.strip()
-    if match := PHONEBOOK_LINE.match(text):
-        templates, fields = TEMPLATES["phonebook"][kind], match.groupdict()
-    elif "\n" not in text and len(text.split()) >= 3:
+    known = task_templates() if known is None else known
+    match = next(((t, m) for t in known if (m := t.pattern.match(text))), None)
+    if match is not None and kind in match[0].kinds:
+        templates, fields = match[0].kinds[kind], match[1].groupdict()
+    elif match is None and "\n" not in text and len(text.split()) >= 3:
         head, tail = text.rstrip(".").rsplit(" ", 1)
-        templates, fields = TEMPLATES["statement"][kind], {"head": head, "tail": tail}
+        templates, fields = STATEMENT_TEMPLATES[kind], {"head": head, "tail": tail}
     else:
         raise UserError(
             f"document {doc.id!r} is not a one-line fact, so template formats cannot rewrite it; "
@@ -201,9 +212,10 @@ def synthesize(corpus: Corpus, part: FormatPart, generator: str, model: LoadedMo
     if (folder / "meta.json").is_file():  # written last: its presence means the data is complete
         return Corpus.from_jsonl(folder / "data.jsonl", name=f"{corpus.name}/{name}")
     started, rows = time.perf_counter(), []
+    known = task_templates() if generator == "template" else ()
     for i, doc in enumerate(tqdm(corpus.documents, desc=f"generate {name}", unit="doc")):
         if generator == "template":
-            items = template_items(doc, part.kind, part.count)
+            items = template_items(doc, part.kind, part.count, known)
         else:
             items = model_items(model, doc, part.kind, part.count, seed + i)  # type: ignore[arg-type]
         rows += [{"id": f"{doc.id}/{part.kind}{j}", "contents": text} for j, text in enumerate(items)]
