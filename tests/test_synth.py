@@ -76,12 +76,13 @@ def test_template_rewrites_come_from_the_task_folders(tmp_path):
         "pattern: '^(?P<thing>\\w+) is (?P<colour>\\w+)$'\nqa: ['Question: What colour is {thing}? Answer: {colour}']\n"
     )
     known = task_templates(tmp_path)
-    assert template_items(Document("a", "grass is green"), "qa", 2, known) == [
-        "Question: What colour is grass? Answer: green"
-    ] * 2
+    assert (
+        template_items(Document("a", "grass is green"), "qa", 2, known)
+        == ["Question: What colour is grass? Answer: green"] * 2
+    )
     assert template_items(Document("b", "Paris is the capital of France"), "qa", 1, known) == [
         "Question: Paris is the capital of? Answer: France"
     ]
     (tmp_path / "colours" / "templates.yaml").write_text("qa: ['x']\n")
-    with pytest.raises(UserError, match="colours/templates.yaml: a `pattern`"):
+    with pytest.raises(UserError, match=r"colours/templates\.yaml: a `pattern`"):
         task_templates(tmp_path)
