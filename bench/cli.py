@@ -193,7 +193,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from bench.board.baseline import baseline
     from bench.board.reproduce import Reproducer
     from bench.board.validate import run_validation, submission_folders
-    from bench.run.environment import git_state
+    from bench.core.git import git_state
 
     failed, seen = 0, {}
     base = baseline(args.base)

@@ -142,7 +142,7 @@ def evaluate(model: MemoryLM, task: str, manager: Any, seed: int, **options: Any
 
     # lm-eval runs `git describe` in the working directory for its results' `git_hash`, which
     # prints "fatal: not a git repository" outside a checkout; KMBench records its own commit
-    # (`bench.run.environment.git_state`), so lm-eval's is not asked for.
+    # (`bench.core.git.git_state`), so lm-eval's is not asked for.
     with mock.patch.object(lm_eval.evaluator, "get_git_commit_hash", lambda: None):
         return lm_eval.simple_evaluate(
             model=model,

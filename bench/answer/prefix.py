@@ -33,14 +33,17 @@ class SharedPrefixLayer(DynamicLayer):
         self.prefix = (keys, values)
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        """The row's own keys and values so far, carrying the prefix for `cascade_attention`."""
         keys, values = super().update(key_states, value_states, *args, **kwargs)
         keys.shared_prefix = self.prefix  # how the attention below finds the prefix of this layer
         return keys, values
 
     def get_seq_length(self) -> int:
+        """The prefix counts as seen, so positions and generate's input slicing start after it."""
         return self.prefix[0].shape[-2] + super().get_seq_length()
 
     def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        """Masks span [prefix | own keys | query], the scores `cascade_attention` concatenates."""
         return self.get_seq_length() + query_length, 0
 
 

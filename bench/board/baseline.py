@@ -10,12 +10,12 @@ from the base, so nothing already reproduced is redone.
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.board.reproduce import Reproduction, load_reproductions, parse_reproductions
 from bench.core.errors import UserError
+from bench.core.git import git
 from bench.core.paths import PROJECT_ROOT
 
 
@@ -47,13 +47,12 @@ def baseline(rev: str | None) -> Baseline:
     """The paths changed between `rev` and the working tree (committed or not); `None`: no base."""
     if not rev:
         return Baseline()
-    git = ["git", "-C", str(PROJECT_ROOT)]
     try:
-        sha = subprocess.run([*git, "rev-parse", "--verify", f"{rev}^{{commit}}"], capture_output=True, text=True)
+        sha = git("rev-parse", "--verify", f"{rev}^{{commit}}")
         if sha.returncode != 0:
             raise UserError(f"--base {rev}: no such commit here")
-        diff = subprocess.run([*git, "diff", "--name-only", sha.stdout.strip()], capture_output=True, text=True)
-        untracked = subprocess.run([*git, "ls-files", "--others", "--exclude-standard"], capture_output=True, text=True)
+        diff = git("diff", "--name-only", sha.stdout.strip())
+        untracked = git("ls-files", "--others", "--exclude-standard")
     except OSError as exc:
         raise UserError(f"--base needs git: {exc}") from exc
     changed = {*diff.stdout.splitlines(), *untracked.stdout.splitlines()}
@@ -62,9 +61,7 @@ def baseline(rev: str | None) -> Baseline:
 
 def base_reproductions(rev: str, kept: Path) -> dict[str, Reproduction]:
     """The reproductions file as committed at `rev` (none when it did not exist there)."""
-    shown = subprocess.run(
-        ["git", "-C", str(PROJECT_ROOT), "show", f"{rev}:{relative(kept)}"], capture_output=True, text=True
-    )
+    shown = git("show", f"{rev}:{relative(kept)}")
     if shown.returncode != 0:
         return {}
     return parse_reproductions(json.loads(shown.stdout))

@@ -24,7 +24,7 @@ from bench.board.rescore import SCHEMA_V2_COMMIT, check_forgetting, check_judge,
 from bench.board.state import TaskFacts, Validation, task_facts
 from bench.board.submission import ID_PATTERN, SUBMISSION_FILE, submission_records
 from bench.core.errors import UserError
-from bench.core.paths import PROJECT_ROOT
+from bench.core.git import git
 from bench.harness.judging import identity_rubric
 from bench.harness.taskspec import HELDOUT_TAG
 from bench.model.loading import ALIASES, check_answer_turn
@@ -90,14 +90,10 @@ def in_history(v: Validation, sha: str) -> bool:
 def descends_from(v: Validation, ancestor: str, sha: str) -> bool:
     """Whether commit `sha` is `ancestor` or comes after it in this project's history (both must
     be commits here); asked of git once per pair."""
-    import subprocess
-
     key = f"{ancestor}..{sha}"
     if key not in v.commits:
-        git = ["git", "-C", str(PROJECT_ROOT)]
-        found = subprocess.run([*git, "cat-file", "-e", f"{ancestor}^{{commit}}"], capture_output=True).returncode == 0
-        after = subprocess.run([*git, "merge-base", "--is-ancestor", ancestor, sha], capture_output=True)
-        v.commits[key] = found and after.returncode == 0
+        found = git("cat-file", "-e", f"{ancestor}^{{commit}}").returncode == 0
+        v.commits[key] = found and git("merge-base", "--is-ancestor", ancestor, sha).returncode == 0
     return v.commits[key]
 
 

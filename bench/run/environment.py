@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bench.core.paths import PROJECT_ROOT
 from bench.model.threads import load_average
 
 PACKAGES = ("kmbench", "torch", "transformers", "peft", "lm_eval", "sentence-transformers", "faiss-cpu", "datasets")
@@ -50,20 +48,3 @@ def cpu_model() -> str | None:
     except OSError:
         return None
     return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
-
-
-def git_state() -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the kmbench checkout, or (None, None) outside git."""
-    try:
-        sha = subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None, None
-    return sha, bool(status.strip())

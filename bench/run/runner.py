@@ -18,6 +18,7 @@ from bench.answer.endpoint import Endpoint
 from bench.answer.judge import Judge, LocalJudge, judge_samples
 from bench.answer.lm import ReadLog
 from bench.core.config import DEFAULT_MODEL, check, config_dict
+from bench.core.git import git_state
 from bench.core.memory import Corpus, LoadedModel, Memory, Routing
 from bench.core.metrics import parse_results
 from bench.harness.judging import CURRENT as JUDGE_RUBRIC
@@ -29,7 +30,7 @@ from bench.model.cost import PeakMemory
 from bench.model.loading import check_answer_turn, load_model
 from bench.model.packing import count_tokens
 from bench.parts.routing import ROUTER_METRIC, router_precision
-from bench.run.environment import environment, git_state, package_version
+from bench.run.environment import environment, package_version
 from bench.run.evaluation import Reading, base_probe, evaluate_memory
 from bench.run.identity import RunIdentity
 from bench.run.memories import make_memory, memory_label

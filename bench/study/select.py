@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.core.config import config_dict, parse_config
 from bench.core.errors import UserError
+from bench.core.git import git_state
 from bench.harness.taskspec import HELDOUT_TAG, task_manager, task_spec
 from bench.report.selection import (
     Candidate,
@@ -28,7 +29,6 @@ from bench.report.selection import (
     SelectionRecord,
     winner_of,
 )
-from bench.run.environment import git_state
 from bench.run.memories import make_memory, memory_class
 from bench.run.record import RunRecord, write_atomic
 from bench.run.runner import RunSettings

@@ -16,11 +16,12 @@ from typing import Any
 import torch
 
 from bench.core.config import config_dict
+from bench.core.git import git_state
 from bench.core.memory import LoadedModel
 from bench.harness.taskspec import task_manager
 from bench.model.adapters import bare_model
 from bench.model.loading import load_model, pick_device
-from bench.run.environment import environment, git_state
+from bench.run.environment import environment
 from bench.study.perf.config import PerfConfig
 from bench.study.perf.peak import Peak, measure_peak
 from bench.study.perf.quantities import Measure, peak_measure, ratio_rows, ratios_for, target_rows, targets_for
