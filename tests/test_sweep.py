@@ -167,3 +167,20 @@ def test_the_ray_executor_without_ray_is_one_line_and_exit_2(tmp_path, monkeypat
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("kmbench: error: --executor ray needs Ray") and len(err.splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_cells_run_in_the_files_order(tmp_path, monkeypatch):
+    """An entry written last runs last, even when its settings match an earlier entry's: a preset
+    puts its expensive extras at the end (study-cpu's DCD after every LoRA cell)."""
+    import bench.study.sweep as sweep_module
+
+    ran: list[tuple[bool, str]] = []
+
+    def execute(p, command=None, on_done=None):
+        ran.extend((p.settings.chat_template, m.name) for m in p.memories)
+        return []
+
+    monkeypatch.setattr(sweep_module, "execute", execute)
+    text = "name: x\ntasks: [kmb_phonebook_1k]\nmemories: [none, {memory: icl, chat_template: true}, rag]\n"
+    sweep_module.run_sweep(load_sweep(write_grid(tmp_path, text)), RunSettings(out=tmp_path))
+    assert ran == [(False, "none"), (True, "icl"), (False, "rag")]

@@ -212,7 +212,8 @@ def run_sweep(
 ) -> SweepResult:
     """Every run of the grid (existing records skipped), here or on Ray; every mistake is found before the first run.
 
-    In-process: one model load per (model, seed, budget, chat template, limit), and a failing run stops the sweep.
+    In-process: cells in the file's order, one model load per run of consecutive cells of the same
+    (model, seed, budget, chat template, answer turn, limit, tasks); a failing run stops the sweep.
     On Ray (`address`: a cluster, else RAY_ADDRESS or a local one): a failing run is reported and the rest go on.
     """
     if executor not in EXECUTORS:
@@ -225,12 +226,16 @@ def run_sweep(
         import_ray()  # missing: one line, before any planning
     if models:  # `--models` on the command line replaces the file's
         sweep = dataclasses.replace(sweep, models=models)
-    groups: dict[tuple, list[tuple[str, dict[str, Any], Resources]]] = {}
+    # consecutive cells of one setting share a model load; cells run in the file's order, so an entry
+    # written last (an expensive extra) runs last even when its settings match an early one's
+    groups: list[tuple[tuple, list[tuple[str, dict[str, Any], Resources]]]] = []
     for c in sweep.cells():
         key = (c.model, c.seed, c.budget, c.chat_template, c.answer_turn, c.limit, c.tasks)
-        groups.setdefault(key, []).append((c.memory, c.config, c.resources))
+        if not groups or groups[-1][0] != key:
+            groups.append((key, []))
+        groups[-1][1].append((c.memory, c.config, c.resources))
     plans = []
-    for (model, seed, budget, chat, turn, limit, tasks), memories in groups.items():
+    for (model, seed, budget, chat, turn, limit, tasks), memories in groups:
         settings = dataclasses.replace(
             base,
             model=model,
