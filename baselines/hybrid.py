@@ -71,6 +71,20 @@ class HybridMemory(Memory):
             self._seconds.append(time.perf_counter() - started)
         self._tokenizer = model.tokenizer
 
+    def update(self, old: Corpus, new: Corpus, model: LoadedModel) -> Footprint:
+        """Each part updates in its own way (a stale LoRA beside a fresh index: `update: keep` on the LoRA part)."""
+        prints = []
+        for part in self.parts:
+            started = time.perf_counter()
+            fp = part.update(old, new, model)
+            prints.append(fp if fp.write_seconds is not None else replace_seconds(fp, time.perf_counter() - started))
+        return Footprint(
+            index_vectors=sum(fp.index_vectors for fp in prints),
+            write_tokens=sum(fp.write_tokens for fp in prints),
+            write_flops=sum(fp.write_flops for fp in prints),
+            write_seconds=sum(fp.write_seconds or 0.0 for fp in prints),
+        )
+
     def module_of(self, corpus: Corpus, count_tokens: Callable[[str], int]) -> dict[str, str]:
         """The routing part's modules (a hybrid holds at most one adapter memory)."""
         return {k: v for part in self.parts for k, v in part.module_of(corpus, count_tokens).items()}
@@ -101,6 +115,10 @@ class HybridMemory(Memory):
             write_peak_mb=None if None in peaks else max(peaks),  # type: ignore[type-var]
             cached=any(fp.cached for fp in prints),
         )
+
+
+def replace_seconds(fp: Footprint, seconds: float) -> Footprint:
+    return dataclasses.replace(fp, write_seconds=seconds)
 
 
 def join(a: Recall, b: Recall) -> Recall:

@@ -37,6 +37,7 @@ SCHEDULES = ("cosine", "linear", "constant")
 LAYOUTS = ("split", "user")
 PRECISIONS = ("fp32", "bf16")
 OBJECTIVES = ("ntp", "dcd")
+UPDATES = ("retrain", "continue", "keep")
 TRAIN_LOG = "kmbench_train.json"
 # A stopped write resumes from its last checkpoint (bench.model.checkpoint): every this many steps,
 # about a minute and a half of a study cell on 2 CPU cores.
@@ -97,6 +98,12 @@ class LoRAConfig:
     format: str = option("raw", "what to train on: raw, qa40, summary8+qa40, raw+rewrite4+qa40 ... (parts/synth.py)")
     generator: str = option("", "who writes synthetic formats: empty for the model under test, template, or a model")
     seed: int = option(0, "seeds initialisation, data order and dropout (always the run's seed)")
+    update: str = option(
+        "retrain",
+        "how an update task's new book is taken: retrain (a new adapter from scratch), continue (the old "
+        "adapter trained further on the new and rewritten documents only) or keep (the old adapter: stale)",
+        keyed_when_set=True,
+    )
 
     def __post_init__(self) -> None:
         check(self.rank > 0, "rank must be positive")
@@ -119,6 +126,7 @@ class LoRAConfig:
         check(self.dcd_context_tokens > 0, "dcd_context_tokens must be positive")
         check(bool(self.target_modules), "target_modules must not be empty")
         check(all(layer >= 0 for layer in self.layers), "layers must be >= 0")
+        check(self.update in UPDATES, f"update must be one of {', '.join(UPDATES)}")
         parse_format(self.format)
 
 
@@ -383,6 +391,7 @@ def train_adapter(
     on_step: StepHook | None = None,
     checkpoint: Path | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    init: Path | None = None,
 ) -> dict:
     """Train one adapter and save it into `folder` (`trained_adapter` stages it); returns the training log.
 
@@ -391,11 +400,15 @@ def train_adapter(
     log's `steps` says where. Its time is inside the log's `seconds`: the caller takes it out.
     With `checkpoint`, the state is saved there every `checkpoint_every` steps and a saved one is
     resumed from, with the same result as an uninterrupted run; the log's `resumed_at` says where.
+    With `init` (a saved adapter of the same config), training starts from its weights.
     """
-    from peft import get_peft_model
+    from peft import get_peft_model, set_peft_model_state_dict
+    from safetensors.torch import load_file
 
     torch.manual_seed(cfg.seed)
     peft_model = get_peft_model(model.model, peft_config(cfg, model.model))
+    if init is not None:
+        set_peft_model_state_dict(peft_model, load_file(init / "adapter_model.safetensors"))
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
@@ -457,17 +470,28 @@ def train_adapter(
     return log
 
 
-def adapter_folder(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> Path:
-    """Named by content, not task: tasks over the same corpus (CounterFact's two) share one adapter."""
+def adapter_folder(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig, init: Path | None = None) -> Path:
+    """Named by content, not task: tasks over the same corpus (CounterFact's two) share one adapter.
+    How an update is taken is not part of it (the first version's adapter is the same for all);
+    an adapter trained on from another one (`init`) is keyed by that one too."""
     key = stable_hash(
-        {"model": model.source, "chat": model.chat_template, "corpus": corpus.sha256, "config": config_dict(cfg)}
+        {
+            "model": model.source,
+            "chat": model.chat_template,
+            "corpus": corpus.sha256,
+            "config": config_dict(replace(cfg, update=UPDATES[0])),
+            **({"init": init.name} if init is not None else {}),
+        }
     )
     return cache_dir() / "adapters" / f"lora-r{cfg.rank}-{key}"
 
 
-def trained_adapter(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> tuple[Path, dict, bool]:
-    """The adapter for this corpus and config: (folder, training log, whether it came from the cache)."""
-    folder = adapter_folder(corpus, model, cfg)
+def trained_adapter(
+    corpus: Corpus, model: LoadedModel, cfg: LoRAConfig, init: Path | None = None
+) -> tuple[Path, dict, bool]:
+    """The adapter for this corpus and config, trained from scratch or on from `init`: (folder,
+    training log, whether it came from the cache)."""
+    folder = adapter_folder(corpus, model, cfg, init)
     if (folder / TRAIN_LOG).is_file():
         return folder, json.loads((folder / TRAIN_LOG).read_text()), True
     checkpoint = folder.with_name(folder.name + ".checkpoint.pt")
@@ -479,7 +503,7 @@ def trained_adapter(corpus: Corpus, model: LoadedModel, cfg: LoRAConfig) -> tupl
     with staged_folder(folder, complete=lambda f: (f / TRAIN_LOG).is_file()) as scratch:
         with PeakMemory() as peak:
             examples = make_examples(training, model, cfg, source=corpus)
-            log = train_adapter(model, examples, cfg, scratch, checkpoint=checkpoint)
+            log = train_adapter(model, examples, cfg, scratch, checkpoint=checkpoint, init=init)
         log.update(peak_mb=peak.megabytes, synth_seconds=synth_seconds, training_documents=len(training.documents))
         (scratch / TRAIN_LOG).write_text(json.dumps(log, indent=1))
     checkpoint.unlink(missing_ok=True)
@@ -515,6 +539,19 @@ class LoRAMemory(Memory):
         self.folder, self._log, self._cached = trained_adapter(corpus, model, self.config)
         load_adapter(model, ADAPTER, self.folder)
         self._n_base = model.n_params
+
+    def update(self, old: Corpus, new: Corpus, model: LoadedModel) -> Footprint:
+        """As `config.update` says: retrain on the new book, continue training the old adapter on
+        what changed (a removed document cannot be trained out), or keep the old adapter."""
+        changes = new.changed_since(old)
+        if self.config.update == "retrain":
+            return super().update(old, new, model)
+        if self.config.update == "continue" and changes.documents:
+            self.folder, self._log, self._cached = trained_adapter(changes, model, self.config, init=self.folder)
+            load_adapter(model, ADAPTER, self.folder)
+            return self.footprint()
+        load_adapter(model, ADAPTER, self.folder)  # nothing to learn: the old adapter, installed again
+        return Footprint(write_seconds=0.0)
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         """The same adapter for every query and no context: the knowledge is in the weights."""

@@ -65,6 +65,7 @@ class MultiLoRAConfig(LoRAConfig):
         check(0.0 < self.density <= 1.0, "density must be in (0, 1]")
         check(self.chunk_tokens > 0, "chunk_tokens must be positive")
         check(self.weighting in WEIGHTINGS, f"weighting must be one of {', '.join(WEIGHTINGS)}")
+        check(self.update != "continue", "multilora updates by retraining its touched modules (retrain) or keeps them")
         check(not (self.weights and self.weighting != "unit"), "give either weights or a weighting, not both")
         # read by their hint already; held as floats (1 -> 1.0), as every record has them, so a
         # config written `weights: [1, 1]` keeps its run id and label
@@ -147,6 +148,18 @@ class MultiLoRAMemory(Memory):
         if cfg.router == "all":  # one merge for every query: build it now, as part of writing
             self._combine(tuple(module_name(i) for i in range(len(parts))))
         self._merge_seconds = time.perf_counter() - started
+
+    def update(self, old: Corpus, new: Corpus, model: LoadedModel) -> Footprint:
+        """Split the new book as a write would: a module whose documents did not change is the
+        cached adapter it was, so only the touched modules train (or, with `update: keep`, none)."""
+        if self.config.update == "keep":
+            self.write(old, model)
+            return Footprint(write_seconds=0.0)
+        before = set(self.folders)
+        self.write(new, model)
+        trained = [(folder, log) for folder, log, _ in self._trained if folder not in before]
+        fp = adapter_footprint([log for _, log in trained], [f for f, _ in trained], model.n_params, False)
+        return dataclasses.replace(fp, write_seconds=(fp.write_seconds or 0.0) + self._merge_seconds)
 
     def _make_router(self, parts: Sequence[Corpus], model: LoadedModel) -> Router:
         cfg = self.config

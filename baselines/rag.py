@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from baselines.profiles import DEFAULT_PROFILE, check_profile
 from bench.core.config import check, option
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory, Query, Recall, Traits
@@ -45,23 +47,58 @@ class RAGMemory(Memory):
 
     def write(self, corpus: Corpus, model: LoadedModel) -> None:
         """Chunk with the reader's tokenizer (so budgets are in reader tokens) and index the embeddings."""
-        import faiss
-
         cfg = self.config
         tok = model.tokenizer
-        texts = [d.contents for d in corpus.documents]
-        texts = ["\n".join(texts)] if cfg.chunk_across else texts
-        pieces = chunk_texts(tok, texts, cfg.chunk_tokens, cfg.chunk_overlap)
-        self._chunks = [text for _, text in pieces]
-        self._chunk_tokens = [count_tokens(tok, c) for c in self._chunks]
+        self._tokenizer = tok
         self._embedder = load_embedder(cfg.embedder, device=str(model.device))
-        vectors = embed(self._embedder, self._chunks)
-        self._index = faiss.IndexFlatIP(vectors.shape[1])
-        self._index.add(vectors)
-        self._write_tokens = sum(self._chunk_tokens)
         self._instruction_tokens = instruction_cost(tok, cfg.instruction)
         self._joiner = joiner_cost(tok, cfg.joiner)
-        self._bytes = vectors.nbytes + sum(len(c.encode()) for c in self._chunks)
+        if cfg.chunk_across:  # one text: no chunk belongs to one document
+            pieces = [("", text) for _, text in self._chunked(["\n".join(d.contents for d in corpus.documents)])]
+        else:
+            pieces = self._pieces(corpus)
+        self._owners = [owner for owner, _ in pieces]
+        self._chunks = [text for _, text in pieces]
+        self._chunk_tokens = [count_tokens(tok, c) for c in self._chunks]
+        self._vectors = embed(self._embedder, self._chunks)
+        self._build_index()
+
+    def update(self, old: Corpus, new: Corpus, model: LoadedModel) -> Footprint:
+        """Re-index what changed: chunks of removed and rewritten documents leave the index, and
+        only the new and rewritten documents are embedded. A corpus chunked as one text rebuilds."""
+        if self.config.chunk_across:
+            return super().update(old, new, model)
+        changed = new.changed_since(old)
+        stays = {d.id for d in new.documents} - {d.id for d in changed.documents}
+        kept = [i for i, owner in enumerate(self._owners) if owner in stays]
+        pieces = self._pieces(changed)
+        texts = [text for _, text in pieces]
+        tokens = [count_tokens(self._tokenizer, t) for t in texts]
+        vectors = embed(self._embedder, texts) if texts else self._vectors[:0]
+        self._owners = [self._owners[i] for i in kept] + [owner for owner, _ in pieces]
+        self._chunks = [self._chunks[i] for i in kept] + texts
+        self._chunk_tokens = [self._chunk_tokens[i] for i in kept] + tokens
+        self._vectors = np.concatenate([self._vectors[kept], vectors])
+        self._build_index()
+        embedded = sum(tokens)
+        return Footprint(
+            index_vectors=len(texts), write_tokens=embedded, write_flops=2.0 * param_count(self._embedder) * embedded
+        )
+
+    def _chunked(self, texts: list[str]) -> list[tuple[int, str]]:
+        return chunk_texts(self._tokenizer, texts, self.config.chunk_tokens, self.config.chunk_overlap)
+
+    def _pieces(self, corpus: Corpus) -> list[tuple[str, str]]:
+        """(document id, chunk text) of every chunk of every document, in order."""
+        return [(corpus.documents[i].id, text) for i, text in self._chunked([d.contents for d in corpus.documents])]
+
+    def _build_index(self) -> None:
+        import faiss
+
+        self._index = faiss.IndexFlatIP(self._vectors.shape[1])
+        self._index.add(self._vectors)
+        self._write_tokens = sum(self._chunk_tokens)
+        self._bytes = self._vectors.nbytes + sum(len(c.encode()) for c in self._chunks)
 
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         """The top-k chunks per query, best first, packed to the budget."""

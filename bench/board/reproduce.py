@@ -176,7 +176,8 @@ class Reproducer:
         spec = task_spec(manager, record.task.name)
         # as the run itself: its seed, limit (same batches) and context budget
         how = Reading(seed, record.run.batch_size, record.task.limit, context_budget)
-        done = evaluate_memory(lm, memory, spec.corpus(), spec.name, manager, how, record.forgetting is not None)
+        asks_probe = record.forgetting is not None
+        done = evaluate_memory(lm, memory, spec.corpus(), spec.name, manager, how, asks_probe, spec.previous_corpus())
         results, probe = done.results, None
         if done.probe is not None:
             if (*key, seed) not in self.base_probes:

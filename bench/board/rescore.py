@@ -78,6 +78,8 @@ def check_samples(v: Validation, path: Path, r: RunRecord, facts: TaskFacts) -> 
             continue
         if abs(sum(values) / len(values) - metric.value) > ROUNDING:
             v.fail(path, f"{name} is {metric.value} but the samples score {sum(values) / len(values):.6f}")
+        if metric.stderr is None and len(values) > 1:  # lm-eval leaves it out for one sample only
+            v.fail(path, f"{name}: no stderr, but {len(values)} samples give one")
         if metric.stderr is not None and abs(stderr_of(values) - metric.stderr) > ROUNDING:
             v.fail(path, f"{name} stderr is {metric.stderr} but the samples give {stderr_of(values):.6f}")
     return samples

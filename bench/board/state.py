@@ -21,6 +21,7 @@ class TaskFacts:
     primary_metric: str
     corpus: Any = None  # the task's Corpus, for re-deriving oracle routing
     judged: bool = False  # whether the task has a judge (`metadata.judge`): only then may a record name one
+    previous_corpus_sha256: str | None = None  # an update task's book before the change
 
 
 @dataclass
@@ -62,7 +63,15 @@ def task_facts(v: Validation, name: str) -> TaskFacts | None:
         docs = [dict(d) for d in task.test_docs()]
         corpus = spec.corpus() if spec.corpus_path else None
         sha = corpus.sha256 if corpus else ""
+        previous = spec.previous_corpus()
         v.tasks[name] = TaskFacts(
-            spec.version, sha, docs, config.get("process_results"), spec.primary_metric, corpus, spec.judged
+            spec.version,
+            sha,
+            docs,
+            config.get("process_results"),
+            spec.primary_metric,
+            corpus,
+            spec.judged,
+            previous.sha256 if previous is not None else None,
         )
     return v.tasks[name]

@@ -139,8 +139,8 @@ def check_fields(v: Validation, path: Path, r: RunRecord) -> None:
         v.fail(path, f"memory config seed {seed!r} differs from the run's seed {r.run.seed}: a row's seed is its run's")
     if r.task.primary_metric not in r.metrics:
         v.fail(path, f"the primary metric {r.task.primary_metric!r} is missing")
-    for key, metric in r.metrics.items():
-        bars = [metric.stderr] if r.task.n_queries > 1 else [metric.stderr or 0.0]
+    for key, metric in r.metrics.items():  # a missing stderr is checked against the samples (rescore)
+        bars = [] if metric.stderr is None else [metric.stderr]
         if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (metric.value, *bars)):
             v.fail(path, f"metric {key}: value {metric.value!r} ± {metric.stderr!r} is not a pair of finite numbers")
     alias = ALIASES.get(name)
@@ -168,6 +168,8 @@ def check_task(v: Validation, path: Path, r: RunRecord) -> TaskFacts | None:
         v.fail(path, f"task version {r.task.version} differs from this kmbench's {facts.version}")
     if r.task.corpus_sha256 != facts.corpus_sha256:
         v.fail(path, "the knowledge corpus hash differs from this kmbench's task data")
+    if r.task.previous_corpus_sha256 != facts.previous_corpus_sha256:
+        v.fail(path, "the update's previous corpus differs from this kmbench's task data")
     if r.task.primary_metric != facts.primary_metric:
         v.fail(path, f"primary metric {r.task.primary_metric!r}: the task ranks by {facts.primary_metric!r}")
     return facts
@@ -190,6 +192,7 @@ def identity(r: RunRecord, budget: int | None) -> RunIdentity:
         task=r.task.name,
         task_version=r.task.version,
         corpus_sha256=r.task.corpus_sha256,
+        previous_corpus_sha256=r.task.previous_corpus_sha256,
         memory=r.memory.name,
         config=r.memory.config,
         seed=r.run.seed,

@@ -20,10 +20,12 @@ DEFAULT_PROFILE = "kmbench"
 DEFAULT_MODEL = "smollm2-135m"  # the offline default model alias: every `--model` when none is named
 
 
-def option(default: Any, help: str) -> Any:
+def option(default: Any, help: str, keyed_when_set: bool = False) -> Any:
     """A config field with its help text (peft's `field(metadata={"help": ...})`): `kmbench
-    readme` writes the memory reference in docs/ from it, so the doc cannot drift from the code."""
-    return dataclasses.field(default=default, metadata={"help": help})
+    readme` writes the memory reference in docs/ from it, so the doc cannot drift from the code.
+    `keyed_when_set`: a field added after records exist, left out of the config's dict (and so of
+    run ids, cache keys and records) while it has its default, which is what those records did."""
+    return dataclasses.field(default=default, metadata={"help": help, "keyed_when_set": keyed_when_set})
 
 
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
@@ -94,8 +96,14 @@ def parse_config(cls: type[C], values: Mapping[str, Any], where: str) -> C:
 
 
 def config_dict(config: Any) -> dict[str, Any]:
-    """A JSON-ready dict of a config dataclass (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(config)))
+    """A JSON-ready dict of a config dataclass (tuples become lists), without the fields keyed
+    only when set (`option(keyed_when_set=True)`) that hold their default."""
+    quiet = {
+        f.name
+        for f in dataclasses.fields(config)
+        if f.metadata.get("keyed_when_set") and getattr(config, f.name) == f.default
+    }
+    return {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(config))).items() if k not in quiet}
 
 
 def stable_hash(payload: Any, length: int = 12) -> str:

@@ -84,6 +84,12 @@ class Corpus:
             raise UserError(f"{path}: the corpus is empty")
         return cls(name=name or path.stem, documents=tuple(documents))
 
+    def changed_since(self, old: Corpus) -> Corpus:
+        """The documents of this version that `old` does not hold as they are now (new ids and
+        rewritten ones): what an update has to learn."""
+        before = {(d.id, d.contents) for d in old.documents}
+        return Corpus(f"{self.name}-changes", tuple(d for d in self.documents if (d.id, d.contents) not in before))
+
 
 @dataclass(frozen=True)
 class Query:
@@ -187,6 +193,15 @@ class Memory(ABC):
     @abstractmethod
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         """One `Recall` per query; any context must fit in `budget_tokens` tokens."""
+
+    def update(self, old: Corpus, new: Corpus, model: LoadedModel) -> Footprint:
+        """Take the book's new version after `write(old)` (the update tasks); returns what the
+        update cost, as a footprint (`write_seconds` None: the caller's clock). The default
+        rebuilds from the new book, the natural update of a memory that holds the text whole
+        (ICL replaces its context); memories with a cheaper way (RAG re-indexes the changed
+        documents, LoRA may continue training) override it."""
+        self.write(new, model)
+        return self.footprint()
 
     def module_of(self, corpus: Corpus, count_tokens: Callable[[str], int]) -> Mapping[str, str]:
         """For a memory that routes: which module holds each document id, as its oracle sees it

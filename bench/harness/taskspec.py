@@ -46,6 +46,9 @@ class TaskSpec:
     level: str | None = None  # `metadata.level`; part of equality and hash, like the other plain fields
     rows: int | None = None  # `metadata.rows`: the task uses the first rows of its data files
     sham_of: str | None = None  # `metadata.sham_of`: the task whose questions this asks over a sham corpus
+    # `metadata.previous_corpus`: an update task's book before the change. Memories write it first,
+    # then take `corpus` (the book now) as an update (`Memory.update`), then answer.
+    previous_corpus_path: Path | None = None
     # metric name -> its metric_list entry's `higher_is_better` (lm-eval's default where absent)
     higher_is_better: Mapping[str, bool] = field(default_factory=dict, compare=False)
 
@@ -62,6 +65,12 @@ class TaskSpec:
         if self.rows is None:
             return corpus
         return Corpus(corpus.name, corpus.documents[: self.rows])
+
+    def previous_corpus(self) -> Corpus | None:
+        """An update task's book before the change; None for every other task."""
+        if self.previous_corpus_path is None:
+            return None
+        return Corpus.from_jsonl(self.previous_corpus_path, name=f"{self.name}-previous")
 
 
 def task_manager(extra_paths: Sequence[Path] = ()):  # -> lm_eval.tasks.TaskManager
@@ -118,6 +127,9 @@ def task_spec(manager, name: str) -> TaskSpec:
         level=task_level(name, meta.get("level")),
         rows=int(meta["rows"]) if meta.get("rows") is not None else None,
         sham_of=str(meta["sham_of"]) if meta.get("sham_of") else None,
+        previous_corpus_path=(yaml_path.parent / meta["previous_corpus"]).resolve()
+        if meta.get("previous_corpus")
+        else None,
         higher_is_better={
             m["metric"]: bool(m["higher_is_better"]) if "higher_is_better" in m else default_direction(m["metric"])
             for m in entries

@@ -30,6 +30,7 @@ class RunIdentity:
     judge_rubric: str | None = None  # its rubric's hash; None for the legacy rubric, keyed without one
     judge_endpoint: str | None = None  # the OpenAI-compatible API the judge answered from, if any
     answer_turn: str = "assistant"  # keyed only when not the default, so older run ids stay as they were
+    previous_corpus_sha256: str | None = None  # an update task's old book; keyed only when set, likewise
 
     def run_id(self) -> str:
         """`<memory>-<12 hex>`: the memory's name, then a hash of every field above."""
@@ -48,5 +49,6 @@ class RunIdentity:
             **({"judge_rubric": self.judge_rubric} if self.judge_rubric else {}),
             **({"judge_endpoint": self.judge_endpoint} if self.judge_endpoint else {}),
             **({"answer_turn": self.answer_turn} if self.answer_turn != "assistant" else {}),
+            **({"previous_corpus": self.previous_corpus_sha256} if self.previous_corpus_sha256 else {}),
         }
         return f"{self.memory}-{stable_hash(identity)}"

@@ -75,6 +75,9 @@ class TaskInfo:
     n_queries: int
     primary_metric: str
     limit: int | None
+    # added after schema v2 (optional there): an update task's book before the change, which the
+    # memory wrote before taking `corpus_sha256` as an update; None for every other task
+    previous_corpus_sha256: str | None = field(default=None, metadata={"optional": True})
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,12 @@ class Cost:
     prefix_seconds: float = field(default=0.0, metadata={"optional": True})
     prefix_tokens: int = field(default=0, metadata={"optional": True})
     prefix_cache_bytes: int = field(default=0, metadata={"optional": True})
+    # Added after schema v2 (optional there; 0 on every task but the update tasks): what taking the
+    # book's new version cost after writing the old one. The write fields above are the old
+    # version's, about what a full rebuild of the new one costs (the versions are the same size).
+    update_seconds: float = field(default=0.0, metadata={"optional": True})
+    update_tokens: int = field(default=0, metadata={"optional": True})
+    update_flops: float = field(default=0.0, metadata={"optional": True})
 
 
 @dataclass(frozen=True)

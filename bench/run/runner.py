@@ -26,12 +26,11 @@ from bench.harness.judging import METRICS as JUDGE_METRICS
 from bench.harness.judging import identity_rubric
 from bench.harness.scoring import stderr_of
 from bench.harness.taskspec import TaskSpec, expand_tasks, task_manager, task_spec
-from bench.model.cost import PeakMemory
 from bench.model.loading import check_answer_turn, load_model
 from bench.model.packing import count_tokens
 from bench.parts.routing import ROUTER_METRIC, router_precision
 from bench.run.environment import environment, package_version
-from bench.run.evaluation import Reading, base_probe, evaluate_memory
+from bench.run.evaluation import Evaluation, Reading, Update, base_probe, evaluate_memory
 from bench.run.identity import RunIdentity
 from bench.run.memories import make_memory, memory_label
 from bench.run.record import (
@@ -95,6 +94,7 @@ class Plan:
     tasks: list[TaskSpec]
     memories: list[Memory]
     corpora: dict[str, Corpus] = field(default_factory=dict)
+    previous: dict[str, Corpus] = field(default_factory=dict)  # update tasks' books before the change
 
 
 def plan(settings: RunSettings, tasks: Sequence[str], memories: Sequence[tuple[str, Mapping[str, Any]]]) -> Plan:
@@ -103,10 +103,13 @@ def plan(settings: RunSettings, tasks: Sequence[str], memories: Sequence[tuple[s
     specs = [task_spec(manager, name) for name in expand_tasks(manager, tasks)]
     built = [make_memory(name, values, settings.seed) for name, values in memories]
     corpora = {spec.name: spec.corpus() for spec in specs}
-    return Plan(settings, manager, specs, built, corpora)
+    previous = {spec.name: old for spec in specs if (old := spec.previous_corpus()) is not None}
+    return Plan(settings, manager, specs, built, corpora, previous)
 
 
-def run_id(lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: RunSettings) -> str:
+def run_id(
+    lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: RunSettings, previous: Corpus | None = None
+) -> str:
     """The id a run's record is filed under; a run whose record exists is skipped."""
     return RunIdentity(
         model_id=lm.model_id,
@@ -115,6 +118,7 @@ def run_id(lm: LoadedModel, spec: TaskSpec, corpus: Corpus, memory: Memory, s: R
         task=spec.name,
         task_version=spec.version,
         corpus_sha256=corpus.sha256,
+        previous_corpus_sha256=previous.sha256 if previous is not None else None,
         memory=memory.name,
         config=config_dict(memory.config),
         seed=s.seed,
@@ -152,7 +156,7 @@ def run_or_load(lm: LoadedModel, p: Plan, spec: TaskSpec, memory: Memory, comman
     """The record of one (task, memory): loaded when it exists (unless forced), else run and
     saved atomically. Every executor goes through here, so ids and the skip rule are one."""
     s = p.settings
-    rid = run_id(lm, spec, p.corpora[spec.name], memory, s)
+    rid = run_id(lm, spec, p.corpora[spec.name], memory, s, p.previous.get(spec.name))
     record_path, samples_path = record_paths(s.out, spec.name, model_slug(lm), rid)
     if record_path.exists() and not s.force:
         log.warning("%s / %s: record exists (%s), skipping; --force reruns it", spec.name, memory.name, record_path)
@@ -170,7 +174,8 @@ def run_one(
     s = p.settings
     how = Reading(s.seed, s.batch_size, s.limit, s.context_budget, bootstrap_iters=1000)
     probe = s.forgetting and memory.traits.installs_adapters
-    done = evaluate_memory(lm, memory, p.corpora[spec.name], spec.name, p.manager, how, probe)
+    previous = p.previous.get(spec.name)
+    done = evaluate_memory(lm, memory, p.corpora[spec.name], spec.name, p.manager, how, probe, previous)
     results = done.results
     forgot = None
     if done.probe is not None:
@@ -212,9 +217,10 @@ def run_one(
             len(samples),
             spec.primary_metric,
             s.limit,
+            previous.sha256 if previous is not None else None,
         ),
         metrics=metrics,
-        cost=measure_cost(memory, lm, done.log, samples, done.write_cost, done.read_cost),
+        cost=measure_cost(memory, lm, done, samples),
         env=environment(),
         forgetting=forgot,
         judge=judged,
@@ -286,10 +292,11 @@ def routing_row(routing: Routing) -> dict[str, Any]:
     return {"chosen": list(routing.chosen), "gold": routing.gold}
 
 
-def measure_cost(
-    memory: Memory, lm: LoadedModel, read: ReadLog, samples: list[dict], write: PeakMemory, reading: PeakMemory
-) -> Cost:
-    fp = memory.footprint()
+def measure_cost(memory: Memory, lm: LoadedModel, done: Evaluation, samples: list[dict]) -> Cost:
+    """Write costs are the first version's on an update task (a full rebuild of a book the same
+    size costs about as much), with the update's own cost beside them."""
+    fp = done.written or memory.footprint()
+    read, write, reading = done.log, done.write_cost, done.read_cost
     n = max(1, len(samples))
     answer_tokens = sum(count_tokens(lm.tokenizer, r["response"]) for r in samples if isinstance(r["response"], str))
     prompt_tokens = sum(row["prompt_tokens"] for row in samples)
@@ -313,4 +320,13 @@ def measure_cost(
         prefix_seconds=sum(p.seconds for p in read.prefixes),
         prefix_tokens=sum(p.tokens for p in read.prefixes),
         prefix_cache_bytes=max((p.cache_bytes for p in read.prefixes), default=0),
+        **(update_cost(done.update) if done.update is not None else {}),
     )
+
+
+def update_cost(update: Update) -> dict[str, Any]:
+    return {
+        "update_seconds": update.seconds,
+        "update_tokens": update.footprint.write_tokens,
+        "update_flops": update.footprint.write_flops,
+    }

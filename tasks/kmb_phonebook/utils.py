@@ -78,3 +78,19 @@ def process_absent(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     (the person is in no book, so any number is invented), whatever else it says."""
     answer = _first_line(results)
     return {"abstain": float(bool(ABSTAIN.search(answer))), "made_up": float(bool(NUMBER.search(answer)))}
+
+
+def process_update(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
+    """update_match: the first answer line is what the new book says (for a person who left, it
+    abstains); each question also scores its kind only, so a metric's mean covers that kind:
+    changed_match / stale (the old number) on changed numbers, unchanged_match, added_match,
+    removed_abstain / removed_stale on people who left."""
+    answer = _first_line(results)
+    kind = doc["kind"]
+    if kind == "removed":
+        abstained, stale = float(bool(ABSTAIN.search(answer))), float(answer == doc["old"])
+        return {"update_match": abstained, "removed_abstain": abstained, "removed_stale": stale}
+    right = float(answer == doc["answer"])
+    if kind == "changed":
+        return {"update_match": right, "changed_match": right, "stale": float(answer == doc["old"])}
+    return {"update_match": right, f"{kind}_match": right}
