@@ -145,3 +145,16 @@ def test_an_update_run_records_both_books_and_its_cost_and_validates(tiny_model_
     data["task"]["previous_corpus_sha256"] = None  # claims it was a plain write of the new book
     rec.write_text(json.dumps(data))
     assert any("previous corpus" in p for p in validate_submission(folder))
+
+
+def test_the_report_shows_each_kind_of_person_and_the_update_beside_a_full_write():
+    from bench.core.paths import PROJECT_ROOT
+    from bench.report.tables import load_table
+    from bench.report.updates import updates_markdown
+
+    text = updates_markdown(load_table(PROJECT_ROOT / "leaderboard" / "reference" / "updates"))
+    header = next(line for line in text.splitlines() if line.startswith("| model"))
+    assert "stale % ↓" in header and "removed_abstain %" in header and header.endswith("update s | full write s |")
+    kept = next(line for line in text.splitlines() if "`lora(update=keep)`" in line).split(" | ")
+    assert kept[header.split(" | ").index("update s")] == "0.0"  # a kept adapter costs nothing to update
+    assert updates_markdown(load_table(PROJECT_ROOT / "leaderboard" / "reference" / "bench")) == ""

@@ -7,6 +7,7 @@ A block in the README names the records it shows:
     <!-- kmbench:depth leaderboard/reference/depth -->   each memory's score at each depth level
     <!-- kmbench:breakeven leaderboard/reference/bench -->   when each memory pays off (write + n x read)
     <!-- kmbench:sham leaderboard/reference/controls -->   each memory's gain over its sham control
+    <!-- kmbench:updates leaderboard/reference/updates -->   how each memory took a changed book
     <!-- kmbench:perf leaderboard/reference/perf.json -->  a `make perf` JSON's table
     <!-- kmbench:selection leaderboard/reference/selection/defaults.json -->  how the defaults were chosen
     <!-- kmbench:memories baselines -->  every memory's config fields, from the config classes
@@ -33,9 +34,10 @@ from bench.report.perf import perf_table
 from bench.report.selection import load_selection_record, selection_markdown
 from bench.report.sham import sham_markdown
 from bench.report.tables import by_task, load_table, markdown_table, retention_cell
+from bench.report.updates import updates_markdown
 from bench.run.memories import memory_reference
 
-KINDS = "table|summary|depth|breakeven|sham|perf|selection|memories"
+KINDS = "table|summary|depth|breakeven|sham|updates|perf|selection|memories"
 BLOCK = re.compile(rf"(<!-- kmbench:({KINDS}) (\S+) -->\n)(.*?)(<!-- /kmbench -->)", re.S)
 
 
@@ -87,6 +89,8 @@ def render(kind: str, source: str, root: Path) -> str:
         return breakeven_markdown(frame)
     if kind == "sham":
         return sham_markdown(frame)
+    if kind == "updates":
+        return updates_markdown(frame)
     return markdown_table(frame) if kind == "table" else summary_table(frame)
 
 

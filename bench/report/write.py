@@ -1,5 +1,5 @@
 """`kmbench report`: every table and plot of a folder of records, in one place, so the modules it
-composes (tables, plots, break-even, sham gains, depth) stay leaves that import none of it."""
+composes (tables, plots, break-even, sham gains, updates, depth) stay leaves that import none of it."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from bench.report.directions import default_manager, directions_for
 from bench.report.plots import plot_accuracy_vs_context, plot_accuracy_vs_write_cost
 from bench.report.sham import sham_markdown
 from bench.report.tables import load_table, markdown_table
+from bench.report.updates import updates_markdown
 
 
 def write_report(records_root: Path, reports_dir: Path, include_paths: Sequence[Path] = ()) -> str:
     """Write results.csv, results.md and the plots; breakeven.md and .png (when each memory pays
     off, `bench.report.breakeven`); sham.md (each memory's gain over its sham control,
-    `bench.report.sham`); depth.md and .png where a corpus is asked at several levels
+    `bench.report.sham`); updates.md (how each memory took a changed book,
+    `bench.report.updates`); depth.md and .png where a corpus is asked at several levels
     (`bench.report.depth`). Return the Markdown for the terminal. `include_paths`: task folders
     beyond KMBench's own, as the run was given, so their tasks' directions are found."""
 
@@ -41,6 +43,10 @@ def write_report(records_root: Path, reports_dir: Path, include_paths: Sequence[
     if sham:
         (reports_dir / "sham.md").write_text(sham)
         text += "\n" + sham
+    updates = updates_markdown(frame, manager)
+    if updates:
+        (reports_dir / "updates.md").write_text(updates)
+        text += "\n" + updates
     depth = depth_markdown(frame)
     if depth:
         (reports_dir / "depth.md").write_text(depth)

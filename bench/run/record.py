@@ -219,6 +219,7 @@ class RunRecord:
             "n_queries": self.task.n_queries,
             "limit": self.task.limit,  # set: the run asked only the first `limit` questions (partial)
             "corpus_tokens": self.task.corpus_tokens,
+            "update_task": self.task.previous_corpus_sha256 is not None,  # the memory wrote an old book, then updated
         }
         for name, metric in self.metrics.items():
             row[name] = metric.value
