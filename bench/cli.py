@@ -22,9 +22,9 @@ from typing import Any
 from bench.core.config import DEFAULT_MODEL
 from bench.core.errors import UserError
 from bench.core.memory import ANSWER_TURNS
+from bench.harness.roles import task_roles
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
-DEFAULT_TASK = "kmb_phonebook_1k"
 
 
 def split_list(text: str) -> list[str]:
@@ -106,7 +106,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         folder, byok = write_byok_task(Path(args.corpus), Path(args.qa), args.name)
         settings = dataclasses.replace(settings, include_paths=(*settings.include_paths, folder))
         tasks.append(byok)
-    the_plan = plan(settings, tasks or [DEFAULT_TASK], memory_specs(split_list(args.memories), args.set))
+    the_plan = plan(settings, tasks or [task_roles().default_task], memory_specs(split_list(args.memories), args.set))
     execute(the_plan)
     print(write_report(Path(args.out), Path(args.reports), settings.include_paths))
     return 0
@@ -155,9 +155,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     if args.what in ("tasks", "all"):
         manager = task_manager([Path(p) for p in args.include_path])
-        print("tasks (kmb_*_study_<N>k: the study's own sets, N counted with its tokenizer; kmb_phonebook_<N>k:")
-        print("       sized with SmolLM2's tokenizer; kmb_heldout_*: only for choosing defaults, never evaluated):")
-        for name in expand_tasks(manager, [t for t in manager.all_tasks if t.startswith("kmb_") or args.include_path]):
+        print("tasks (docs/tasks.md says what each family asks and how its sizes are counted):")
+        for name in expand_tasks(manager, list(manager.all_tasks)):
             spec = task_spec(manager, name)
             corpus = spec.corpus_path.name if spec.corpus_path else "(probe)"
             rows = f" (first {spec.rows} rows)" if spec.rows is not None else ""
@@ -184,7 +183,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_phonebook(args: argparse.Namespace) -> int:
     from bench.harness.taskspec import task_builder
 
-    name = task_builder("kmb_phonebook").write_fresh_task(Path(args.folder), args.facts, args.seed)
+    name = task_builder(task_roles().fresh_books).write_fresh_task(Path(args.folder), args.facts, args.seed)
     print(f"wrote task {name} in {args.folder}; run it with --include-path {args.folder} --tasks {name}")
     return 0
 
@@ -319,7 +318,9 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="write each memory, evaluate it with lm-eval, save records and a report")
     run.add_argument("--model", default=DEFAULT_MODEL, help="alias, Hugging Face id or local folder")
-    run.add_argument("--tasks", default=None, help=f"comma-separated task names or tags (default {DEFAULT_TASK})")
+    run.add_argument(
+        "--tasks", default=None, help="comma-separated task names or tags (default: tasks/roles.yaml's default_task)"
+    )
     run.add_argument("--corpus", help="bring your own knowledge: a JSONL of {id, contents} documents")
     run.add_argument("--qa", help="bring your own knowledge: a JSONL of {id, question, answers[]}")
     run.add_argument("--name", help="name for the --corpus/--qa task (default: the QA file's name)")
@@ -344,7 +345,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="rerun and replace records that already exist")
     run.add_argument("--include-path", action="append", default=[], help="extra folder of task YAMLs")
     run.add_argument(
-        "--no-forgetting", action="store_true", help="skip the kmb_forgetting probe after runs that install adapters"
+        "--no-forgetting", action="store_true", help="skip the retention probe after runs that install adapters"
     )
     run.add_argument(
         "--judge", metavar="MODEL", help="grade long answers (PaperQA) with this local model as an LLM judge (off)"
@@ -364,7 +365,7 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--reports", default="reports", help="tables and plots folder")
     sweep.add_argument("--batch-size", type=int, default=16)
     sweep.add_argument("--include-path", action="append", default=[], help="extra folder of task YAMLs")
-    sweep.add_argument("--no-forgetting", action="store_true", help="skip the kmb_forgetting probe")
+    sweep.add_argument("--no-forgetting", action="store_true", help="skip the retention probe")
     sweep.add_argument(
         "--executor",
         choices=("in-process", "ray"),

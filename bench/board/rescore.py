@@ -13,10 +13,11 @@ from bench.board.state import TaskFacts, Validation, task_facts
 from bench.core.memory import Traits
 from bench.harness.judging import METRICS as JUDGE_METRICS
 from bench.harness.judging import rubric_by_hash
+from bench.harness.roles import task_roles
 from bench.harness.scoring import stderr_of
 from bench.parts.routing import ROUTER_METRIC, router_precision
 from bench.run.record import RunRecord, read_samples, samples_path_for
-from bench.run.retention import PROBE_TASK, forgetting
+from bench.run.retention import forgetting
 
 ROUNDING = 1e-6
 FIRST_SCHEMA_WITH_RETENTION = 2  # older records predate the probe: migrated without it, as they ran
@@ -141,10 +142,12 @@ def check_forgetting(v: Validation, path: Path, r: RunRecord, written: int, trai
     f = r.forgetting
     if f is None:
         if written >= FIRST_SCHEMA_WITH_RETENTION and traits.installs_adapters:
-            v.fail(path, f"no retention: a memory that installs adapters must carry the {PROBE_TASK} probe")
+            v.fail(
+                path, f"no retention: a memory that installs adapters must carry the {task_roles().probe_task} probe"
+            )
         return
-    if f.task != PROBE_TASK:
-        v.fail(path, f"retention measured on {f.task!r}; the probe is {PROBE_TASK!r}")
+    if f.task != task_roles().probe_task:
+        v.fail(path, f"retention measured on {f.task!r}; the probe is {task_roles().probe_task!r}")
         return
     facts = task_facts(v, f.task)
     if facts is None or facts.version != f.version:

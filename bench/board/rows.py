@@ -54,11 +54,12 @@ def board_frame(submissions: Path, reproductions: Path) -> tuple[pd.DataFrame, l
 
 
 def core_tasks() -> list[str]:
-    """The tasks tagged `CORE_TAG`: a pair must have a ranked row on each to be ranked."""
-    from bench.harness.taskspec import CORE_TAG, expand_tasks
+    """The tasks tagged as core (tasks/roles.yaml): a pair must have a ranked row on each to be ranked."""
+    from bench.harness.roles import task_roles
+    from bench.harness.taskspec import expand_tasks
     from bench.report.directions import default_manager
 
-    return expand_tasks(default_manager(), [CORE_TAG])
+    return expand_tasks(default_manager(), [task_roles().core_tag])
 
 
 def with_board_columns(

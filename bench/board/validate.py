@@ -26,7 +26,7 @@ from bench.board.submission import ID_PATTERN, SUBMISSION_FILE, submission_recor
 from bench.core.errors import UserError
 from bench.core.git import git
 from bench.harness.judging import identity_rubric
-from bench.harness.taskspec import HELDOUT_TAG
+from bench.harness.roles import task_roles
 from bench.model.loading import ALIASES, check_answer_turn
 from bench.run.identity import RunIdentity
 from bench.run.memories import make_memory, memory_label, traits_of
@@ -162,8 +162,9 @@ def check_task(v: Validation, path: Path, r: RunRecord) -> TaskFacts | None:
     if facts is None:
         v.fail(path, f"task {r.task.name!r} is not a task of this kmbench")
         return None
-    if HELDOUT_TAG in v.manager.task_index[r.task.name].tags:
-        v.fail(path, f"task {r.task.name!r} is held out for choosing defaults ({HELDOUT_TAG}): never on the board")
+    heldout = task_roles().heldout_tag
+    if heldout in v.manager.task_index[r.task.name].tags:
+        v.fail(path, f"task {r.task.name!r} is held out for choosing defaults ({heldout}): never on the board")
     if r.task.version != facts.version:
         v.fail(path, f"task version {r.task.version} differs from this kmbench's {facts.version}")
     if r.task.corpus_sha256 != facts.corpus_sha256:

@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.core.errors import UserError
 from bench.core.jsonl import read_jsonl_objects, write_jsonl
-from bench.core.paths import TASKS_DIR
+from bench.harness.roles import task_roles
 
 
 def jsonl_dataset(path: str, here: Path) -> Any:
@@ -71,7 +71,6 @@ def read_qa(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-QA_TEMPLATE = TASKS_DIR / "kmb_qa" / "_qa_template.yaml"
 BYOK_YAML = """\
 include: {template}
 task: {task}
@@ -105,5 +104,5 @@ def write_byok_task(corpus_path: Path, qa_path: Path, name: str | None = None) -
         with staged_folder(folder, complete=lambda f: (f / f"{task}.yaml").is_file()) as scratch:
             write_jsonl(scratch / "qa.jsonl", rows)
             write_jsonl(scratch / "corpus.jsonl", ({"id": d.id, "contents": d.contents} for d in corpus.documents))
-            (scratch / f"{task}.yaml").write_text(BYOK_YAML.format(template=QA_TEMPLATE, task=task))
+            (scratch / f"{task}.yaml").write_text(BYOK_YAML.format(template=task_roles().qa_template, task=task))
     return folder, task

@@ -24,11 +24,6 @@ from bench.core.paths import TASKS_DIR
 # question, the fact asked backwards (the answer given, its key asked), and questions that need
 # two facts at once. A task that names no level is left out of the depth view.
 LEVELS = ("verbatim", "paraphrase", "reverse", "multi_hop")
-# Tasks only for choosing defaults (tasks/heldout/): never evaluated, never on the board.
-HELDOUT_TAG = "kmb_heldout"
-# One task of each kind of knowledge: the board ranks a model x memory pair only when it has a
-# ranked row on each, so a pair cannot rank by running only the tasks it wins.
-CORE_TAG = "kmb_core"
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ from functools import cache
 from bench.core.errors import UserError
 from bench.core.jsonl import read_jsonl_objects
 from bench.core.memory import Corpus, Document
-from bench.core.paths import TASKS_DIR
+from bench.harness.roles import task_roles
 from bench.parts.modules import held_documents
 
-STUDY_QA = TASKS_DIR / "kmb_paperqa" / "data" / "study_training_qa.jsonl"
 PER_PAPER = 40
 TRAINING_LINE = "Question: {question}\nAnswer: {answer}"  # the reader's prompt, then the answer
 
@@ -28,7 +27,7 @@ TRAINING_LINE = "Question: {question}\nAnswer: {answer}"  # the reader's prompt,
 def study_pairs() -> dict[str, list[tuple[str, str]]]:
     """Paper id -> its (question, answer) pairs, in the study's order."""
     pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for _, row in read_jsonl_objects(STUDY_QA, "study training QA"):
+    for _, row in read_jsonl_objects(task_roles().study_training_qa, "study training QA"):
         pairs[str(row["doc_id"])].append((str(row["question"]), str(row["answer"])))
     return dict(pairs)
 
@@ -40,7 +39,7 @@ def study_documents(corpus: Corpus, count: int) -> list[Document]:
     if missing:
         raise UserError(
             f"format study_qa: document {missing[0]!r} is no PaperQA paper; the study's training pairs "
-            "cover the kmb_paperqa papers (paper0 ... paper14) only"
+            "cover the PaperQA papers (paper0 ... paper14) only"
         )
     return [
         Document(f"{doc_id}/study_qa{j}", TRAINING_LINE.format(question=q, answer=a))

@@ -65,7 +65,7 @@ class RunSettings:
     out: Path = Path("runs")
     force: bool = False
     include_paths: tuple[Path, ...] = ()
-    forgetting: bool = True  # ask the kmb_forgetting probe after every run that installs adapters
+    forgetting: bool = True  # ask the retention probe after every run that installs adapters
     judge: str | None = None  # a model (alias, hub id or path) that grades tasks with `metadata.judge`
     judge_endpoint: str | None = None  # an OpenAI-compatible API base URL that serves `judge`, instead of a local model
 

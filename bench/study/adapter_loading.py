@@ -23,6 +23,7 @@ from bench.answer.lm import gold_doc
 from bench.answer.reader import Reader
 from bench.core.config import DEFAULT_MODEL
 from bench.core.memory import LoadedModel, Query
+from bench.harness.roles import task_roles
 from bench.harness.taskspec import task_manager, task_spec
 from bench.model.adapters import bare_model, load_adapter
 from bench.model.loading import load_model
@@ -117,7 +118,7 @@ def compare_loading(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--task", default="kmb_phonebook_1k")
+    parser.add_argument("--task", default=task_roles().default_task)
     parser.add_argument("--modules", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args()

@@ -20,7 +20,8 @@ from typing import Any
 from bench.core.config import config_dict, parse_config
 from bench.core.errors import UserError
 from bench.core.git import git_state
-from bench.harness.taskspec import HELDOUT_TAG, task_manager, task_spec
+from bench.harness.roles import task_roles
+from bench.harness.taskspec import task_manager, task_spec
 from bench.report.selection import (
     Candidate,
     HeldOutTask,
@@ -54,8 +55,9 @@ def check_heldout(sweep: Sweep, include_paths: tuple[Path, ...]) -> None:
     manager = task_manager(include_paths)
     for name in dict.fromkeys([*sweep.tasks, *(t for entry in sweep.memories for t in entry.tasks)]):
         entry = manager.task_index.get(name)
-        if entry is None or HELDOUT_TAG not in entry.tags:
-            raise UserError(f"selection task {name} is not tagged {HELDOUT_TAG}: defaults are chosen on held-out data")
+        heldout = task_roles().heldout_tag
+        if entry is None or heldout not in entry.tags:
+            raise UserError(f"selection task {name} is not tagged {heldout}: defaults are chosen on held-out data")
         spec = task_spec(manager, name)
         if not spec.is_higher_better(spec.primary_metric):
             raise UserError(f"selection task {name}: its primary metric {spec.primary_metric} is not higher-is-better")

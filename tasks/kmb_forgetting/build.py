@@ -39,12 +39,12 @@ def known_questions(rows: list[dict], model_name: str) -> list[dict]:
 
     from bench.answer.reader import Reader
     from bench.core.memory import Recall
+    from bench.harness.roles import task_roles
     from bench.harness.taskspec import task_manager
     from bench.model.loading import load_model
-    from bench.run.retention import PROBE_TASK
 
     write_jsonl(QA_FILE, rows)  # the task reads its questions from here
-    task = get_task_dict([PROBE_TASK], task_manager())[PROBE_TASK]
+    task = get_task_dict([task_roles().probe_task], task_manager())[task_roles().probe_task]
     gen = task.config.generation_kwargs
     prompts = [task.doc_to_text(row) for row in rows]
     reader = Reader(load_model(model_name), batch_size=32)

@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.core.config import DEFAULT_MODEL, DEFAULT_PROFILE, check
 from bench.core.errors import UserError
+from bench.harness.roles import task_roles
 
 Fields = tuple[tuple[str, Any], ...]  # config fields as pairs, so the frozen config stays hashable
 # The measurement steps after the peak (which always runs: it is cheap and gives every ratio its context).
@@ -39,14 +40,14 @@ class PerfConfig:
     peak_repeats: int = 5
     # LoRA on PhoneBook lines: the study's 1K (48 facts), the lora memory's defaults, checkpoints
     # every `eval_every` steps (0: once per epoch) until `target_metric` reaches `target_score`
-    lines_task: str = "kmb_phonebook_study_1k"
+    lines_task: str = ""  # "": the workloads in tasks/roles.yaml (perf), as are the other *_task fields
     lines_facts: int = 0  # 0: all the task's facts; > 0: the first N (and their questions)
     lora_fields: Fields = ()  # lora config fields changed from the memory's defaults
     eval_every: int = 0
     target_metric: str = "exact_match"
     target_score: float = 0.95
     # LoRA on long pages: `pages_steps` steps of `pages_batch` pages, each cut to `pages_tokens`
-    pages_task: str = "kmb_paperqa_all"
+    pages_task: str = ""
     pages_tokens: int = 2048
     pages_batch: int = 4
     pages_steps: int = 2
@@ -55,7 +56,7 @@ class PerfConfig:
     precision_steps: int = 20
     # reading: `read_questions` questions spread evenly over the task, closed book, with ICL at each
     # context size, with RAG
-    read_task: str = "kmb_phonebook_16k"
+    read_task: str = ""
     read_questions: int = 16
     icl_contexts: tuple[int, ...] = (1024, 4096, 8192)  # context tokens, capped by the window (WINDOW: all it leaves)
     icl_bounds: tuple[float, ...] = (0.0, 1.5, 2.0)  # each context's target: at most this x closed book (0: none)
@@ -63,13 +64,15 @@ class PerfConfig:
     # the study times its questions one after another; a JSON without the field timed closed book only
     one_at_a_time: tuple[str, ...] = ("none",)
     # multi-LoRA: K oracle-routed modules, answered with the module loaded per question or preloaded
-    multilora_task: str = "kmb_phonebook_1k"
+    multilora_task: str = ""
     multilora_modules: int = 4
     multilora_questions: int = 0  # 0: all the task's questions; else this many, spread evenly over them
     multilora_fields: Fields = ()  # multilora config fields (e.g. fewer steps for a smoke run, a window split)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "include_paths", tuple(Path(p) for p in self.include_paths))
+        for name in ("lines_task", "pages_task", "read_task", "multilora_task"):
+            object.__setattr__(self, name, getattr(self, name) or task_roles().perf[name])
         check(self.batch_size > 0, "batch_size must be positive")
         unknown = [s for s in self.steps if s not in STEPS]
         check(not unknown, f"unknown perf step(s) {', '.join(unknown)}; known: {', '.join(STEPS)}")
@@ -106,7 +109,7 @@ QUICK = PerfConfig(
 )
 
 
-# The study's Q15: answering latency on the long document (kmb_paperqa_longdoc, ~13K tokens in 15
+# The study's Q15: answering latency on the long document (`longdoc_task`, ~13K tokens in 15
 # sections, 256-token answers), 30 questions spread over its 15 papers, on the study's protocol
 # (ICL with its instruction; RAG top 3 of 512-token chunks): closed book, ICL cut at the window,
 # RAG, and multi-LoRA over 2,048-token windows with 200 of overlap, oracle-routed; each reader
@@ -118,12 +121,12 @@ Q15 = PerfConfig(
     steps=("reading", "multilora"),
     profile="study",
     check_targets=False,
-    read_task="kmb_paperqa_longdoc",
+    read_task=task_roles().perf["longdoc_task"],
     read_questions=30,
     icl_contexts=(WINDOW,),
     icl_bounds=(0.0,),
     one_at_a_time=READERS,
-    multilora_task="kmb_paperqa_longdoc",
+    multilora_task=task_roles().perf["longdoc_task"],
     multilora_questions=30,
     multilora_fields=(("split", "window"), ("window_tokens", 2048), ("window_overlap", 200), ("max_steps", 1)),
 )
