@@ -54,6 +54,7 @@ class Reading:
     limit: int | None = None
     context_budget: int | None = None
     bootstrap_iters: int = 0
+    questions: tuple[int, ...] | None = None  # only these questions (lm-eval doc ids), as perf spreads them
 
 
 def evaluate_memory(
@@ -77,7 +78,8 @@ def evaluate_memory(
     def read(write_cost: PeakMemory, written: Footprint | None = None, update: Update | None = None) -> Evaluation:
         transformers.set_seed(how.seed)
         with PeakMemory() as read_cost:
-            results = evaluate(memory_lm, task, manager, how.seed, limit=how.limit, bootstrap_iters=how.bootstrap_iters)
+            chosen = {"samples": {task: list(how.questions)}} if how.questions is not None else {"limit": how.limit}
+            results = evaluate(memory_lm, task, manager, how.seed, bootstrap_iters=how.bootstrap_iters, **chosen)
         asked = ask_probe(memory, Reader(lm, how.batch_size), manager, how.seed) if probe else None
         return Evaluation(results, memory_lm.log, write_cost, read_cost, asked, written, update)
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.answer.lm import MemoryLM, evaluate
-from bench.answer.reader import Reader
-from bench.core.memory import LoadedModel, Memory
+from bench.core.memory import Corpus, LoadedModel, Memory
 from bench.core.metrics import parse_results
 from bench.harness.taskspec import task_spec
 from bench.model.cost import question_flops
 from bench.model.packing import count_tokens, mean_tokens
+from bench.run.evaluation import Reading, evaluate_memory
 from bench.run.memories import make_memory, memory_label
 from bench.study.adapter_loading import compare_loading, evenly_spread
 from bench.study.perf.config import WINDOW, PerfConfig
@@ -47,39 +46,42 @@ def read_measure(
     label: str,
     lm: LoadedModel,
     memory: Memory,
+    corpus: Corpus,
     manager: Any,
     cfg: PerfConfig,
     questions: Sequence[int],
     **how: Any,
 ) -> Measure:
-    """Answer the read task's `questions` (lm-eval doc ids) through lm-eval with this memory; `how`
+    """Write the memory and answer the read task's `questions` (lm-eval doc ids) through the one
+    path a run takes (`evaluate_memory`); `how`
     may set the reader's `batch_size`, the `budget` (context tokens; None: what the window leaves)
     and the document's `sections` (token counts), to report how much of it the context cut."""
-    reader = Reader(lm, how.get("batch_size", cfg.batch_size))
-    memory_lm = MemoryLM(memory, reader, how.get("budget"))
-    results = evaluate(memory_lm, cfg.read_task, manager, cfg.seed, samples={cfg.read_task: list(questions)})
-    answers = [asked.answer for asked in memory_lm.log.asked.values()]
+    batch_size = how.get("batch_size", cfg.batch_size)
+    reading = Reading(cfg.seed, batch_size, context_budget=how.get("budget"), questions=tuple(questions))
+    done = evaluate_memory(lm, memory, corpus, cfg.read_task, manager, reading, probe=False)
+    log = done.log
+    answers = [asked.answer for asked in log.asked.values()]
     n = len(answers)
-    metrics = parse_results(results["results"][cfg.read_task])
+    metrics = parse_results(done.results["results"][cfg.read_task])
     details = {
         "task": cfg.read_task,
         "questions": n,
         "memory": memory_label(memory),
-        "batch_size": reader.batch_size,
+        "batch_size": batch_size,
         "context_tokens": sum(a.context_tokens for a in answers) / n,
         "prompt_tokens": sum(a.prompt_tokens for a in answers) / n,
         "answer_tokens": mean_tokens(lm.tokenizer, [a.text for a in answers]),  # seconds grow with them
-        "recall_seconds": memory_lm.log.recall_seconds,
+        "recall_seconds": log.recall_seconds,
         cfg.target_metric: metrics.get(cfg.target_metric, (None,))[0],
     }
     own = sum(a.prompt_tokens - a.context_tokens for a in answers) / n
     details["flops_per_question"] = question_flops(
         lm.model.config, lm.n_params, own, details["answer_tokens"], details["context_tokens"]
     )
-    details["prefix_seconds"] = sum(p.seconds for p in memory_lm.log.prefixes)  # encoded once, not per question
+    details["prefix_seconds"] = sum(p.seconds for p in log.prefixes)  # encoded once, not per question
     if how.get("sections"):
         details |= truncation([a.dropped for a in answers], how["sections"])
-    seconds = (sum(a.seconds for a in answers) + memory_lm.log.recall_seconds) / n  # as the record's read s/query
+    seconds = (sum(a.seconds for a in answers) + log.recall_seconds) / n  # as the record's read s/query
     return Measure(name, label, seconds, "s/question", details)
 
 
@@ -90,10 +92,8 @@ def reading_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Mea
     questions = spread_questions(manager, cfg.read_task, cfg.read_questions)  # the suite starts it bare
     none = make_memory("none", {}, cfg.seed)
     icl = make_memory("icl", {"profile": cfg.profile}, cfg.seed)
-    icl.write(corpus, lm)
     sections = [count_tokens(lm.tokenizer, d.contents) for d in corpus.documents]
     rag = make_memory("rag", {"profile": cfg.profile}, cfg.seed)
-    rag.write(corpus, lm)
     top, chunk = rag.config.top_k, rag.config.chunk_tokens
     readings: list[tuple[str, str, str, Memory, dict[str, Any]]] = [  # (reader, measure, label, memory, how)
         ("none", "read_none", "read, closed book", none, {})
@@ -102,12 +102,14 @@ def reading_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Mea
         how = {"budget": None if tokens == WINDOW else tokens, "sections": sections}
         readings.append(("icl", icl_name(tokens), f"read, {icl_label(tokens)}", icl, how))
     readings.append(("rag", "read_rag", f"read, RAG ({memory_label(rag)}: top {top} of {chunk}-token chunks)", rag, {}))
-    measures = [read_measure(name, label, lm, m, manager, cfg, questions, **how) for _, name, label, m, how in readings]
+    measures = [
+        read_measure(name, label, lm, m, corpus, manager, cfg, questions, **how) for _, name, label, m, how in readings
+    ]
     batched = list(measures)
     for reader, name, label, memory, how in readings:
         if reader in cfg.one_at_a_time:
             one = f"{label}, one question at a time"
-            measures.append(read_measure(f"{name}_one_at_a_time", one, lm, memory, manager, cfg, questions,
+            measures.append(read_measure(f"{name}_one_at_a_time", one, lm, memory, corpus, manager, cfg, questions,
                                          batch_size=1, **how))  # fmt: skip
     return measures + [  # what each reading must compute, beside what it took
         Measure(f"{m.name}_flops", f"{m.label}: FLOPs a question must compute", m.details["flops_per_question"] / 1e9,
