@@ -26,7 +26,7 @@ from bench.core.paths import cache_dir
 from bench.core.staging import staged_folder
 from bench.model.adapters import load_adapter
 from bench.model.checkpoint import TrainState, load_checkpoint, save_checkpoint
-from bench.model.cost import PeakMemory
+from bench.model.cost import PeakMemory, training_bytes_per_token
 from bench.model.distill import distill_loss
 from bench.model.loading import render_prompt
 from bench.model.packing import count_tokens, pack
@@ -48,12 +48,14 @@ StepHook = Callable[[int, int, Any], bool]
 # a 262K-vocabulary model (Gemma 3) on three 1.6K-token pages needs 5 GB for them, and training
 # holds several copies (softmax, gradient). Every committed SmolLM2 row stays under it (one group).
 LOGITS_CAP_BYTES = 2 * 2**30
-# One forward over more than this many tokens (rows x width) is cut into row groups too: what
-# training keeps grows with them, about 3.3 MB a token for SmolLM2-135M (fp32, rank 32; 5.2 GB
-# for one 1.6K-token row). One step on kmb_paperqa_longdoc's 15 introductions (6 rows of 1.6K
-# under the logits cap) went past 22 GB alone; cut at this cap (3 rows) it peaks at 18.2 GB.
-# The largest committed batch (3 pages, 4,713 tokens) stays one group.
-FORWARD_TOKENS_CAP = 5120
+# Training holds at most this resident (the performance issue's cap for the default model): the
+# weights, the optimizer, the runtime, and what one forward keeps for backward, which is derived
+# from the model's shape (`bench.model.cost.training_bytes_per_token`, about 3.4 MB a token for
+# SmolLM2-135M). A forward over the rest is cut into row groups, with gradient checkpointing
+# first where that keeps the batch whole (the same gradient, a third more compute): one step on
+# kmb_paperqa_longdoc's 15 introductions once went past 22 GB.
+MEMORY_CAP_BYTES = 8 * 10**9
+RUNTIME_BYTES = 8 * 10**8  # python, torch, the tokenizer and lm-eval beside the weights (a run's RSS)
 # A batch whose right padding would make one forward compute more than this many times its own
 # tokens is cut into length groups. Batches of one kind of text (lines, QA pairs, pages) stay
 # under it, so every committed row trains exactly as before.
@@ -238,19 +240,58 @@ def collate(batch: Sequence[Example], pad_id: int, device: Any = "cpu") -> dict[
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
 
 
-def row_groups(batch: Sequence[Example], vocab_size: int) -> list[list[Example]]:
-    """The batch as few forward passes as keep the gradient and spare the machine: one group
-    whenever it fits, so a model that fits trains exactly as before; cut by length where right
+@dataclass(frozen=True)
+class MemoryBudget:
+    """What one training forward may keep for backward, and what a token costs it without and
+    with gradient checkpointing."""
+
+    bytes: float
+    per_token: float
+    per_token_checkpointed: float
+
+    @classmethod
+    def for_model(cls, model: torch.nn.Module, trainable: int) -> MemoryBudget:
+        """MEMORY_CAP_BYTES less the weights, the runtime and AdamW's state (weights, gradients and
+        two moments of every trained parameter)."""
+        weights = sum(p.numel() * p.element_size() for p in model.parameters())
+        left = MEMORY_CAP_BYTES - RUNTIME_BYTES - weights - 16 * trainable
+        return cls(left, training_bytes_per_token(model.config), training_bytes_per_token(model.config, True))
+
+
+UNLIMITED = MemoryBudget(math.inf, 1.0, 1.0)
+
+
+def row_groups(
+    batch: Sequence[Example], vocab_size: int, budget: MemoryBudget = UNLIMITED
+) -> tuple[list[list[Example]], bool]:
+    """The batch as few forward passes as keep the gradient and spare the machine, and whether
+    they run with gradient checkpointing: one group whenever it fits, so a model that fits trains
+    exactly as before; checkpointed where that keeps it one group; cut by length where right
     padding would multiply the work (`length_groups`), and by rows where one forward's logits
-    would pass LOGITS_CAP_BYTES or its tokens FORWARD_TOKENS_CAP. `batch_loss` makes the groups'
+    would pass LOGITS_CAP_BYTES or what it keeps the budget. `batch_loss` makes the groups'
     gradient the one-forward one."""
     groups = length_groups(batch) if padded_share(batch) > PADDING_LIMIT else [list(batch)]
+    largest = max(max(e.length for e in g) * len(g) for g in groups)
+    checkpointing = largest * budget.per_token > budget.bytes and budget.per_token_checkpointed < budget.per_token
+    per_token = budget.per_token_checkpointed if checkpointing else budget.per_token
     cut = []
     for group in groups:
         width = max(e.length for e in group)
-        rows = max(1, min(LOGITS_CAP_BYTES // (width * vocab_size * 4), FORWARD_TOKENS_CAP // width))
+        kept = budget.bytes // (width * per_token) if math.isfinite(budget.bytes) else len(group)
+        rows = int(max(1, min(LOGITS_CAP_BYTES // (width * vocab_size * 4), kept)))
         cut += [group[i : i + rows] for i in range(0, len(group), rows)]
-    return cut
+    return cut, checkpointing
+
+
+def set_checkpointing(peft_model: Any, on: bool) -> None:
+    """Switch the base model's gradient checkpointing (non-reentrant: the frozen embeddings need no grad)."""
+    model = peft_model.get_base_model()
+    if on == bool(getattr(model, "is_gradient_checkpointing", False)):
+        return
+    if on:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_disable()
 
 
 def padded_share(batch: Sequence[Example]) -> float:
@@ -414,6 +455,8 @@ def train_adapter(
     per_epoch = math.ceil(len(examples) / cfg.batch_size)
     total = cfg.max_steps or cfg.epochs * per_epoch
     vocab_size = model.model.get_output_embeddings().weight.shape[0]
+    budget = MemoryBudget.for_model(model.model, sum(p.numel() for p in params))
+    checkpointed = 0
     pad_id = model.tokenizer.pad_token_id
     state = (load_checkpoint(checkpoint, peft_model, optimizer) if checkpoint else None) or TrainState()
     resumed_at = state.step
@@ -436,7 +479,9 @@ def train_adapter(
                     loss, tokens, read = distill_batch(peft_model, batch, pad_id, model.device, cfg)
                     state.teacher_tokens += read
                 else:
-                    groups = row_groups(batch, vocab_size)
+                    groups, checkpointing = row_groups(batch, vocab_size, budget)
+                    set_checkpointing(peft_model, checkpointing)
+                    checkpointed += checkpointing
                     loss, tokens = batch_loss(peft_model, groups, pad_id, model.device, cfg.precision)
                 if cfg.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
@@ -463,9 +508,12 @@ def train_adapter(
             log["teacher_tokens"] = state.teacher_tokens
         if resumed_at:
             log["resumed_at"] = resumed_at
+        if checkpointed:  # steps (since any resume) that kept to the memory cap by recomputing activations
+            log["checkpointed_steps"] = checkpointed
         peft_model.eval()
         peft_model.save_pretrained(folder)
     finally:
+        set_checkpointing(peft_model, False)
         peft_model.unload()  # leave the base model as it was, even on an error; reading loads the saved files
     return log
 

@@ -131,8 +131,9 @@ def test_answering_in_the_user_turn_continues_the_line_the_study_trains(tiny_mod
     assert render_question(closed, line).endswith("<|assistant|>")
 
 
-def assert_one_forward_gradient(model, cfg, examples, groups):
-    """The groups' loss, tokens and gradient are the whole batch's in one forward."""
+def assert_one_forward_gradient(model, cfg, examples, groups, checkpointing=False):
+    """The groups' loss, tokens and gradient (with gradient checkpointing where asked) are the
+    whole batch's in one plain forward."""
     from peft import get_peft_model
 
     import baselines.lora as lora
@@ -145,12 +146,15 @@ def assert_one_forward_gradient(model, cfg, examples, groups):
             p.data.normal_(0, 0.05)
     grads, losses, tokens = [], [], []
     pad = model.tokenizer.pad_token_id
-    for split in ([examples], groups):
+    peft_model.train()
+    for split, recompute in (([examples], False), (groups, checkpointing)):
+        lora.set_checkpointing(peft_model, recompute)
         loss, seen = lora.batch_loss(peft_model, split, pad, model.device)
         grads.append([p.grad.clone() for p in peft_model.parameters() if p.requires_grad])
         losses.append(loss)
         tokens.append(seen)
         peft_model.zero_grad(set_to_none=True)
+    lora.set_checkpointing(peft_model, False)
     peft_model.unload()
     assert tokens[0] == tokens[1] == sum(e.length for e in examples)
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
@@ -164,28 +168,60 @@ def test_lora_row_groups_give_the_one_forward_gradient(tiny_model, corpus, monke
     cfg = make_memory("lora", FAST["lora"], seed=0).config
     examples = lora.make_examples(corpus, tiny_model, cfg)[:4]
     vocab = tiny_model.model.get_output_embeddings().weight.shape[0]
-    assert len(lora.row_groups(examples, vocab)) == 1  # fits: trained exactly as before
+    assert lora.row_groups(examples, vocab) == ([examples], False)  # fits: trained exactly as before
     width = max(e.length for e in examples)
     monkeypatch.setattr(lora, "LOGITS_CAP_BYTES", 2 * width * vocab * 4)
-    groups = lora.row_groups(examples, vocab)
+    groups, _ = lora.row_groups(examples, vocab)
     assert [len(g) for g in groups] == [2, 2]
     assert_one_forward_gradient(tiny_model, cfg, examples, groups)
 
 
-def test_lora_a_batch_over_the_token_cap_is_cut_into_row_groups(tiny_model, corpus, monkeypatch):
-    """Activations grow with a forward's tokens: past the cap, rows go in groups, same gradient."""
+def test_lora_a_batch_over_the_memory_budget_is_cut_into_row_groups(tiny_model, corpus):
+    """Activations grow with a forward's tokens: past the budget, rows go in groups, same gradient."""
     import baselines.lora as lora
 
     cfg = make_memory("lora", FAST["lora"], seed=0).config
     examples = lora.make_examples(corpus, tiny_model, cfg)[:4]
     vocab = tiny_model.model.get_output_embeddings().weight.shape[0]
     width = max(e.length for e in examples)
-    monkeypatch.setattr(lora, "FORWARD_TOKENS_CAP", 3 * width)
-    assert [len(g) for g in lora.row_groups(examples, vocab)] == [3, 1]
-    monkeypatch.setattr(lora, "FORWARD_TOKENS_CAP", width - 1)  # one row over the cap still trains, alone
-    groups = lora.row_groups(examples, vocab)
+    per_token = 10.0  # checkpointing would save nothing here
+    groups, checkpointing = lora.row_groups(
+        examples, vocab, lora.MemoryBudget(3 * width * per_token, per_token, per_token)
+    )
+    assert [len(g) for g in groups] == [3, 1] and not checkpointing
+    over = lora.MemoryBudget((width - 1) * per_token, per_token, per_token)  # one row over it still trains, alone
+    groups, _ = lora.row_groups(examples, vocab, over)
     assert [len(g) for g in groups] == [1, 1, 1, 1]
     assert_one_forward_gradient(tiny_model, cfg, examples, groups)
+
+
+def test_gradient_checkpointing_keeps_a_batch_whole_under_the_budget_with_the_same_gradient(tiny_model, corpus):
+    import baselines.lora as lora
+
+    cfg = make_memory("lora", FAST["lora"], seed=0).config
+    examples = lora.make_examples(corpus, tiny_model, cfg)[:4]
+    vocab = tiny_model.model.get_output_embeddings().weight.shape[0]
+    width = max(e.length for e in examples)
+    budget = lora.MemoryBudget(4 * width * 2.0, 10.0, 2.0)  # the batch fits only if checkpointed
+    groups, checkpointing = lora.row_groups(examples, vocab, budget)
+    assert groups == [examples] and checkpointing
+    assert_one_forward_gradient(tiny_model, cfg, examples, groups, checkpointing=True)
+
+
+def test_training_memory_follows_the_model_shape(tiny_model):
+    """About 3.4 MB a token for SmolLM2-135M's shape (2.9-3.6 measured); checkpointing keeps far less."""
+    from transformers import LlamaConfig
+
+    import baselines.lora as lora
+    from bench.model.cost import training_bytes_per_token
+
+    smollm2 = LlamaConfig(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, vocab_size=49152)
+    assert 2.9e6 < training_bytes_per_token(smollm2) < 3.6e6
+    assert training_bytes_per_token(smollm2, checkpointing=True) < training_bytes_per_token(smollm2) / 3
+    wider = LlamaConfig(hidden_size=1152, intermediate_size=3072, num_hidden_layers=30, vocab_size=49152)
+    assert training_bytes_per_token(wider) > 1.5 * training_bytes_per_token(smollm2)
+    budget = lora.MemoryBudget.for_model(tiny_model.model, 1000)
+    assert budget.bytes < 8e9 and budget.per_token_checkpointed < budget.per_token
 
 
 def test_lora_a_page_among_lines_is_not_padded_into_every_row(tiny_model, corpus):
@@ -198,7 +234,7 @@ def test_lora_a_page_among_lines_is_not_padded_into_every_row(tiny_model, corpus
     examples = [lines[0], page, *lines[1:]]
     vocab = tiny_model.model.get_output_embeddings().weight.shape[0]
     assert lora.padded_share(lines) <= lora.PADDING_LIMIT < lora.padded_share(examples)
-    assert lora.row_groups(lines, vocab) == [lines]  # one kind of text: one group, in its order
-    groups = lora.row_groups(examples, vocab)
+    assert lora.row_groups(lines, vocab) == ([lines], False)  # one kind of text: one group, in its order
+    groups, _ = lora.row_groups(examples, vocab)
     assert [page] in groups and len(groups) == 2
     assert_one_forward_gradient(tiny_model, cfg, examples, groups)
