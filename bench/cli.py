@@ -446,7 +446,7 @@ def parser() -> argparse.ArgumentParser:
 
     names = ", ".join(PERF_PRESETS)
     perf.add_argument(
-        "--preset", help=f"named settings: {names} (default full; q15: the study's Q15; reading: that step alone)"
+        "--preset", help=f"named settings: {names} (default full; q15: the study's Q15; reading, pages: one step)"
     )
     perf.add_argument("--quick", action="store_true", help="--preset quick: every measurement on small sizes")
     perf.add_argument("--peak-only", action="store_true", help="print the matmul peak alone (for cold-run times)")

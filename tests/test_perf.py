@@ -18,7 +18,18 @@ from bench.report.perf import perf_table
 from bench.report.readme import refresh
 from bench.study.adapter_loading import evenly_spread
 from bench.study.perf import training
-from bench.study.perf.config import PERF_PRESETS, Q15, QUICK, READING, STEPS, WINDOW, PerfConfig, by_name, perf_config
+from bench.study.perf.config import (
+    PAGES,
+    PERF_PRESETS,
+    Q15,
+    QUICK,
+    READING,
+    STEPS,
+    WINDOW,
+    PerfConfig,
+    by_name,
+    perf_config,
+)
 from bench.study.perf.peak import measure_peak
 from bench.study.perf.quantities import targets_for
 from bench.study.perf.suite import STEP_RUNS, run_perf, write_perf
@@ -62,8 +73,13 @@ def test_perf_measures_everything_and_derives_every_ratio_and_target(tiny_perf):
                 "read_none_one_at_a_time", "multilora_load", "multilora_preloaded", "multilora_preloaded_batched",
                 "read_icl_16", "read_icl_32", "read_icl_64", "lora_lines_fp32", "lora_lines_bf16",
                 "peak_bf16", "read_none_flops", "read_rag_flops", "read_icl_16_flops", "read_icl_32_flops",
-                "read_icl_64_flops"}  # fmt: skip
+                "read_icl_64_flops", "resident_peak"}  # fmt: skip
     assert set(measures) == expected
+    resident = measures["resident_peak"]
+    assert set(resident["details"]["by_step_gb"]) == set(STEPS) and resident["value"] == max(
+        resident["details"]["by_step_gb"].values()
+    )
+    assert 0.1 < resident["value"] < 8  # the process holds the model and more, and the tiny model stays under the cap
     # what a question must compute grows with the context it attends to, from the closed book's up
     flops = [measures[f"read_{n}_flops"]["value"] for n in ("none", "icl_16", "icl_32", "icl_64")]
     assert flops == sorted(flops) and flops[0] < flops[-1]
@@ -82,7 +98,7 @@ def test_perf_measures_everything_and_derives_every_ratio_and_target(tiny_perf):
     assert [t["name"] for t in doc["targets"]] == [
         "lora_lines_mfu", "lora_pages_mfu", "lora_bf16_speedup", "lora_bf16_mfu", "tokens_to_target",
         "read_icl_32_vs_none", "read_icl_64_vs_none",
-        "multilora_batched_speedup",
+        "multilora_batched_speedup", "resident_peak",
     ]  # fmt: skip
     for target in doc["targets"]:
         measured = values[target["quantity"]]
@@ -190,9 +206,9 @@ def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
     assert list(measures) == ["peak", "read_none", "read_icl_window", "read_rag", "read_none_one_at_a_time",
                               "read_icl_window_one_at_a_time", "read_rag_one_at_a_time", "read_none_flops",
                               "read_icl_window_flops", "read_rag_flops", "multilora_load", "multilora_preloaded",
-                              "multilora_preloaded_batched"]  # fmt: skip
+                              "multilora_preloaded_batched", "resident_peak"]  # fmt: skip
     assert all(measures[f"{m}_one_at_a_time"]["details"]["batch_size"] == 1 for m in ("read_icl_window", "read_rag"))
-    for m in doc["measures"][1:]:
+    for m in doc["measures"][1:-1]:  # between the peak and the resident memory, every reading
         assert m["value"] > 0 and m["details"]["task"] == "kmb_tiny_long" and m["details"]["questions"] == 6
         assert m["details"]["answer_tokens"] > 0  # beside the seconds: longer answers take longer to write
     icl = measures["read_icl_window"]["details"]
@@ -216,11 +232,11 @@ def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
     assert "| ratio | measured |" in table and "target" not in table and "≥ 5×" not in table and "80%" not in table
     assert "ICL cut at the window" in table and "of the document cut" not in table.split("ICL cut at the window")[0]
     assert "attention " + doc["model"]["attention"] in table and "trained 1 step(s) each" in table
-    assert table.count(" answer tokens") == len(doc["measures"]) - 1
+    assert table.count(" answer tokens") == len(doc["measures"]) - 2  # all but the peak and the resident memory
 
 
 def test_presets_by_name_and_questions_spread():
-    assert dict(PERF_PRESETS) == {"full": PerfConfig(), "quick": QUICK, "q15": Q15, "reading": READING}
+    assert dict(PERF_PRESETS) == {"full": PerfConfig(), "quick": QUICK, "q15": Q15, "reading": READING, "pages": PAGES}
     assert Q15.read_task == Q15.multilora_task == "kmb_paperqa_longdoc" and Q15.read_questions == 30
     assert Q15.steps == ("reading", "multilora") and not targets_for(Q15) and Q15.icl_contexts == (WINDOW,)
     assert dict(Q15.multilora_fields)["window_tokens"] == 2048 and dict(Q15.multilora_fields)["window_overlap"] == 200
@@ -239,6 +255,6 @@ def test_presets_by_name_and_questions_spread():
 def test_an_unknown_preset_is_a_one_line_error(capsys):
     assert main(["perf", "--preset", "q16"]) == 2
     err = capsys.readouterr().err
-    assert err == "kmbench: error: unknown perf preset 'q16'; known: full, quick, q15, reading\n"
+    assert err == "kmbench: error: unknown perf preset 'q16'; known: full, quick, q15, reading, pages\n"
     assert main(["perf", "--quick", "--preset", "q15"]) == 2
     assert "--quick is --preset quick" in capsys.readouterr().err

@@ -49,6 +49,46 @@ class PeakMemory:
             self.megabytes = _rss_peak_mb()
 
 
+def resident_mb() -> float:
+    """This process's resident memory now (VmRSS), in MB; 0 where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class ResidentPeak:
+    """`with ResidentPeak() as r: ...` then `r.megabytes`: the most resident memory seen while the
+    block ran, sampled every `interval` seconds from a thread. Unlike `PeakMemory`'s high-water
+    mark, nested blocks that reset that mark (each LoRA write does) cannot hide an earlier peak."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.megabytes = 0.0
+
+    def __enter__(self) -> ResidentPeak:
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while True:
+            self.megabytes = max(self.megabytes, resident_mb())
+            if self._stop.wait(self.interval):
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.megabytes = max(self.megabytes, resident_mb())
+
+
 def question_flops(config: Any, n_params: int, own_tokens: float, answer_tokens: float, context_tokens: float) -> float:
     """What a question must compute once a shared context is cached: the weights over its own and
     its answer's tokens (2 x params each), and attention from each of them to every context token

@@ -143,8 +143,11 @@ def by_name(*configs: PerfConfig) -> Mapping[str, PerfConfig]:
 # Reading alone, as the full preset reads (closed book, ICL at 1K, 4K and 8K, RAG): a few minutes,
 # for checking the ICL targets without training anything.
 READING = PerfConfig(preset="reading", steps=("reading",))
+# LoRA on long pages alone, as the full preset trains them: the step that once held 20 GB, for
+# checking the memory cap (its resident peak) in a couple of minutes.
+PAGES = PerfConfig(preset="pages", steps=("pages",))
 
-PERF_PRESETS = by_name(PerfConfig(), QUICK, Q15, READING)
+PERF_PRESETS = by_name(PerfConfig(), QUICK, Q15, READING, PAGES)
 
 
 def preset(name: str) -> PerfConfig:

@@ -162,6 +162,7 @@ def targets_for(cfg: PerfConfig) -> list[Target]:
             ">=",
             5.0,
         ),
+        Target("resident_peak", "peak resident memory of any step ≤ 8 GB", "resident_peak", "<=", 8.0),
     ]
 
 

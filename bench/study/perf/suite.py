@@ -20,6 +20,7 @@ from bench.core.git import git_state
 from bench.core.memory import LoadedModel
 from bench.harness.taskspec import task_manager
 from bench.model.adapters import bare_model
+from bench.model.cost import ResidentPeak
 from bench.model.loading import load_model, pick_device
 from bench.run.environment import environment
 from bench.study.perf.config import PerfConfig
@@ -51,13 +52,19 @@ def run_perf(cfg: PerfConfig, lm: LoadedModel | None = None) -> dict[str, Any]:
     manager = task_manager(cfg.include_paths)
     first = peak_now(lm, cfg, "at the start")
     measures: list[Measure] = []
+    resident: dict[str, float] = {}
     for name in cfg.steps:
         what, step = STEP_RUNS[name]
         log.warning("perf: %s", what)
-        with bare_model(lm):  # every measurement starts from the bare model
+        with bare_model(lm), ResidentPeak() as held:  # every measurement starts from the bare model
             measures += step(lm, manager, cfg)
+        resident[name] = held.megabytes / 1024
     peak = first.best(peak_now(lm, cfg, "again at the end"))
     measures.insert(0, peak_measure(peak, lm.model.dtype))
+    if resident:  # the most any step held, sampled while it ran: the memory cap's measure
+        worst = max(resident, key=resident.__getitem__)
+        details = {"by_step_gb": resident, "step": worst, "sampled_every_s": 0.1}
+        measures.append(Measure("resident_peak", "peak resident memory of any step", resident[worst], "GB", details))
     return perf_document(cfg, lm, peak, measures, time.perf_counter() - started)
 
 
