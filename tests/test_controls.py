@@ -39,3 +39,24 @@ def test_paperqa_sham_asks_papers_0_to_2_over_three_other_papers():
     assert sham.sham_of == real.name and sham.primary_metric == "rougeL"
     assert [d.id for d in sham.corpus().documents] == ["paper3", "paper4", "paper5"]
     assert not {d.id for d in sham.corpus().documents} & {d.id for d in real.corpus().documents}
+
+
+def test_the_shuffled_book_gives_every_person_another_persons_number():
+    from bench.core.jsonl import read_jsonl_objects
+    from bench.core.paths import TASKS_DIR
+
+    spec = task_spec(task_manager(), "kmb_phonebook_1k_shuffled")
+    assert spec.sham_of == "kmb_phonebook_1k" and spec.primary_metric == "exact_match"
+    rows = [
+        row
+        for _, row in read_jsonl_objects(TASKS_DIR / "kmb_phonebook" / "data" / "phonebook_1k_shuffled_qa.jsonl", "qa")
+    ]
+    assert all(row["given"] != row["answer"] for row in rows)
+    assert sorted(row["given"] for row in rows) == sorted(row["answer"] for row in rows)
+    assert [d.contents.endswith(row["given"]) for d, row in zip(spec.corpus().documents, rows, strict=True)] == [
+        True
+    ] * 36
+    utils = task_utils("kmb_phonebook")
+    doc = {"answer": "111-111-1111", "given": "222-222-2222"}
+    assert utils.process_shuffled(doc, [" 222-222-2222"]) == {"exact_match": 0.0, "copied": 1.0}
+    assert utils.process_shuffled(doc, [" 111-111-1111"]) == {"exact_match": 1.0, "copied": 0.0}

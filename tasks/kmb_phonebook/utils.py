@@ -94,3 +94,10 @@ def process_update(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     if kind == "changed":
         return {"update_match": right, "changed_match": right, "stale": float(answer == doc["old"])}
     return {"update_match": right, f"{kind}_match": right}
+
+
+def process_shuffled(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
+    """exact_match: the first answer line is the true number; copied: it is the number the
+    shuffled book gave this name."""
+    answer = _first_line(results)
+    return {"exact_match": float(answer == doc["answer"]), "copied": float(answer == doc["given"])}
