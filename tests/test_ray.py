@@ -165,3 +165,23 @@ def test_a_failed_build_leaves_nothing_and_a_stale_folder_is_replaced(tmp_path):
     with staged_folder(target, complete=lambda f: (f / "done").is_file()) as scratch:
         (scratch / "done").write_text("whole")
     assert sorted(os.listdir(tmp_path)) == ["thing"] and sorted(os.listdir(target)) == ["done"]
+
+
+def test_a_killed_writers_scratch_folder_is_removed_by_the_next_one(tmp_path):
+    """kill -9 leaves a scratch folder behind; the next writer of that target deletes it, but
+    never a live writer's."""
+    import socket
+    import subprocess
+
+    target = tmp_path / "thing"
+    host = socket.gethostname()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / f".thing.{host}-{dead.pid}-aaaaaaaaaaaa.tmp"
+    alive = tmp_path / f".thing.{host}-{os.getpid()}-bbbbbbbbbbbb.tmp"
+    for folder in (orphan, alive):
+        folder.mkdir()
+    with staged_folder(target, complete=lambda f: (f / "done").is_file()) as scratch:
+        assert scratch.name.startswith(f".thing.{host}-{os.getpid()}-")
+        (scratch / "done").write_text("whole")
+    assert sorted(os.listdir(tmp_path)) == sorted(["thing", alive.name])

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,13 +26,39 @@ def staged_folder(target: Path, complete: Callable[[Path], bool]) -> Iterator[Pa
     there). On an error, or when another writer published first, the scratch copy is deleted.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")  # mkdir, not mkdtemp: keep the umask
-    scratch.mkdir()
+    remove_orphans(target)
+    owner = f"{socket.gethostname()}-{os.getpid()}"
+    scratch = target.with_name(f".{target.name}.{owner}-{uuid.uuid4().hex[:12]}.tmp")
+    scratch.mkdir()  # mkdir, not mkdtemp: keep the umask
     try:
         yield scratch
         publish(scratch, target, complete)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def remove_orphans(target: Path) -> list[Path]:
+    """Delete the scratch folders of `target` that writers on this host left when they were killed
+    (their process is gone); a live writer's, and other hosts' on a shared file system, stay."""
+    host = socket.gethostname()
+    removed = []
+    for scratch in target.parent.glob(f".{target.name}.{host}-*.tmp"):
+        pid = scratch.name.removeprefix(f".{target.name}.{host}-").split("-")[0]
+        if pid.isdigit() and pid_gone(int(pid)):
+            shutil.rmtree(scratch, ignore_errors=True)
+            removed.append(scratch)
+    return removed
+
+
+def pid_gone(pid: int) -> bool:
+    """Whether no process has this id (signal 0 checks without signalling)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def publish(scratch: Path, target: Path, complete: Callable[[Path], bool]) -> bool:
