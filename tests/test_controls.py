@@ -60,3 +60,13 @@ def test_the_shuffled_book_gives_every_person_another_persons_number():
     doc = {"answer": "111-111-1111", "given": "222-222-2222"}
     assert utils.process_shuffled(doc, [" 222-222-2222"]) == {"exact_match": 0.0, "copied": 1.0}
     assert utils.process_shuffled(doc, [" 111-111-1111"]) == {"exact_match": 1.0, "copied": 0.0}
+
+
+def test_a_task_names_the_metrics_its_table_shows():
+    from bench.core.paths import PROJECT_ROOT
+    from bench.report.tables import load_table, markdown_table
+
+    assert task_spec(task_manager(), "kmb_counterfact_1k_absent").report_metrics == ("edit_leak", "abstain")
+    text = markdown_table(load_table(PROJECT_ROOT / "leaderboard" / "reference" / "controls"))
+    section = text.split("### kmb_counterfact_1k_absent")[1].split("###")[0]
+    assert "| keeps_own % ↑ | edit_leak % ↓ | abstain % ↑ |" in section

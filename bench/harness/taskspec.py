@@ -44,6 +44,9 @@ class TaskSpec:
     # `metadata.previous_corpus`: an update task's book before the change. Memories write it first,
     # then take `corpus` (the book now) as an update (`Memory.update`), then answer.
     previous_corpus_path: Path | None = None
+    # `metadata.report_metrics`: the metrics a report's table shows for this task (up to three),
+    # where the primary one and the usual secondary ones would not say what the task measures
+    report_metrics: tuple[str, ...] = ()
     # metric name -> its metric_list entry's `higher_is_better` (lm-eval's default where absent)
     higher_is_better: Mapping[str, bool] = field(default_factory=dict, compare=False)
 
@@ -125,6 +128,7 @@ def task_spec(manager, name: str) -> TaskSpec:
         previous_corpus_path=(yaml_path.parent / meta["previous_corpus"]).resolve()
         if meta.get("previous_corpus")
         else None,
+        report_metrics=tuple(str(m) for m in meta.get("report_metrics") or ()),
         higher_is_better={
             m["metric"]: bool(m["higher_is_better"]) if "higher_is_better" in m else default_direction(m["metric"])
             for m in entries

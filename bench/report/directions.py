@@ -28,6 +28,7 @@ class Directions:
 
     declared: Mapping[str, Mapping[str, bool]] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
+    shown: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # task -> `metadata.report_metrics`
 
     def higher_is_better(self, task: str, column: str) -> bool:
         """A cost column: lower; a metric: as its task (or KMBench) says; anything else: higher."""
@@ -53,12 +54,15 @@ def directions_for(tasks: Iterable[str], manager: Any = None) -> Directions:
     from bench.harness.taskspec import task_spec
 
     manager = manager if manager is not None else default_manager()
-    declared, missing = {}, []
+    declared, missing, shown = {}, [], {}
     for task in dict.fromkeys(map(str, tasks)):
         try:
-            declared[task] = dict(task_spec(manager, task).higher_is_better)
+            spec = task_spec(manager, task)
+            declared[task] = dict(spec.higher_is_better)
+            if spec.report_metrics:
+                shown[task] = spec.report_metrics
         except (KeyError, TypeError, UserError, OSError, ValueError):
             missing.append(task)
     if missing:
         log.warning("tasks not found, their metrics taken as higher-is-better: %s", ", ".join(missing))
-    return Directions(declared, tuple(missing))
+    return Directions(declared, tuple(missing), shown)

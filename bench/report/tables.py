@@ -89,7 +89,8 @@ def markdown_table(frame: pd.DataFrame, directions: Directions | None = None) ->
     directions = directions or directions_for(frame["task"].unique())
     sections = []
     for task, rows in by_task(frame):
-        candidates = dict.fromkeys([rows["primary_metric"].iloc[0], *SECONDARY_METRICS])
+        named = directions.shown.get(str(task), ())  # the task's own choice, where it makes one
+        candidates = dict.fromkeys([rows["primary_metric"].iloc[0], *(named or SECONDARY_METRICS)])
         metrics = [m for m in candidates if m in rows and rows[m].notna().any()][:3]
         many_seeds = rows["seed"].nunique() > 1
         retention = "retention" in rows and rows["retention"].notna().any()

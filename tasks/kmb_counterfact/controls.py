@@ -38,6 +38,7 @@ metadata:
   qa: data/1k_absent_qa.jsonl
   corpus: data/1k_corpus.jsonl
   absent_of: kmb_counterfact_1k
+  report_metrics: [edit_leak, abstain]
 """
 
 

@@ -53,6 +53,7 @@ metadata:
   qa: data/{stem}_shuffled_qa.jsonl
   corpus: data/{stem}_shuffled_corpus.jsonl
   sham_of: kmb_phonebook_1k
+  report_metrics: [copied]
 """
 
 
