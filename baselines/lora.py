@@ -284,14 +284,18 @@ def row_groups(
 
 
 def set_checkpointing(peft_model: Any, on: bool) -> None:
-    """Switch the base model's gradient checkpointing (non-reentrant: the frozen embeddings need no grad)."""
+    """Switch the base model's activation (gradient) checkpointing, non-reentrant so the frozen
+    embeddings need no gradient; transformers 5 renamed the methods, older ones have the first names."""
     model = peft_model.get_base_model()
-    if on == bool(getattr(model, "is_gradient_checkpointing", False)):
+    renamed = hasattr(model, "activation_checkpointing_enable")
+    if on == bool(model.is_activation_checkpointing if renamed else model.is_gradient_checkpointing):
         return
-    if on:
+    if on and renamed:
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    elif on:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     else:
-        model.gradient_checkpointing_disable()
+        (model.activation_checkpointing_disable if renamed else model.gradient_checkpointing_disable)()
 
 
 def padded_share(batch: Sequence[Example]) -> float:
