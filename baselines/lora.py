@@ -55,7 +55,7 @@ LOGITS_CAP_BYTES = 2 * 2**30
 # first where that keeps the batch whole (the same gradient, a third more compute): one step on
 # kmb_paperqa_longdoc's 15 introductions once went past 22 GB.
 MEMORY_CAP_BYTES = 8 * 10**9
-RUNTIME_BYTES = 8 * 10**8  # python, torch, the tokenizer and lm-eval beside the weights (a run's RSS)
+RUNTIME_BYTES = 12 * 10**8  # python, torch, the tokenizer and lm-eval beside the weights (a run's RSS)
 # A batch whose right padding would make one forward compute more than this many times its own
 # tokens is cut into length groups. Batches of one kind of text (lines, QA pairs, pages) stay
 # under it, so every committed row trains exactly as before.

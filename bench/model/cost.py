@@ -105,7 +105,10 @@ def question_flops(config: Any, n_params: int, own_tokens: float, answer_tokens:
 # calibrated on SmolLM2-135M (fp32, LoRA rank 32), which kept 2.9-3.6 MB a token (one peft forward
 # and backward on 800- and 1,600-token rows, ru_maxrss above the loaded model).
 SAVED_PER_LAYER_WIDTH = 11
-LOGIT_COPIES = 3  # the logits, their log-softmax and its gradient, each vocabulary-wide
+# The logits, their log-softmax, its gradient and the upcast the loss makes, each vocabulary-wide:
+# with checkpointing they are most of what a token keeps (`make perf --preset pages` held 9.5 GB
+# for 8K padded tokens with three copies assumed).
+LOGIT_COPIES = 4
 
 
 def training_bytes_per_token(config: Any, checkpointing: bool = False) -> float:
