@@ -26,7 +26,7 @@ from bench.core.paths import cache_dir
 from bench.core.staging import staged_folder
 from bench.model.adapters import load_adapter
 from bench.model.checkpoint import TrainState, load_checkpoint, save_checkpoint
-from bench.model.cost import PeakMemory, training_bytes_per_token
+from bench.model.cost import PeakMemory, release_freed_memory, training_bytes_per_token
 from bench.model.distill import distill_loss
 from bench.model.loading import render_prompt
 from bench.model.packing import count_tokens, pack
@@ -491,6 +491,7 @@ def train_adapter(
                     torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
+                release_freed_memory()
                 state.tokens += tokens
                 state.epoch_loss.append(loss)
                 state.step += 1

@@ -101,14 +101,13 @@ def question_flops(config: Any, n_params: int, own_tokens: float, answer_tokens:
     return 2.0 * n_params * tokens + 4.0 * layers * heads * head_dim * context_tokens * tokens
 
 
-# Floats a training forward keeps per token and layer, per unit of (hidden + intermediate) width:
-# calibrated on SmolLM2-135M (fp32, LoRA rank 32), which kept 2.9-3.6 MB a token (one peft forward
-# and backward on 800- and 1,600-token rows, ru_maxrss above the loaded model).
-SAVED_PER_LAYER_WIDTH = 11
-# The logits, their log-softmax, its gradient and the upcast the loss makes, each vocabulary-wide:
-# with checkpointing they are most of what a token keeps (`make perf --preset pages` held 9.5 GB
-# for 8K padded tokens with three copies assumed).
-LOGIT_COPIES = 4
+# Floats a training forward keeps per token and layer, per unit of (hidden + intermediate) width,
+# and vocabulary-wide copies of the logits (the logits, their upcast, log-softmax and gradients):
+# calibrated on SmolLM2-135M (fp32, LoRA rank 32), one peft forward and backward with freed memory
+# returned between them (`release_freed_memory`), resident peak above the loaded model: 2.9-3.6 MB
+# a token without checkpointing (rows of 800-1,600 tokens), 1.2-1.6 MB with it (2,048).
+SAVED_PER_LAYER_WIDTH = 9
+LOGIT_COPIES = 6
 
 
 def training_bytes_per_token(config: Any, checkpointing: bool = False) -> float:
@@ -122,3 +121,14 @@ def training_bytes_per_token(config: Any, checkpointing: bool = False) -> float:
     per_layer = SAVED_PER_LAYER_WIDTH * width
     kept = layers * hidden + per_layer if checkpointing else layers * per_layer
     return 4.0 * (kept + LOGIT_COPIES * vocab)
+
+
+def release_freed_memory() -> None:
+    """Hand memory that torch freed back to the system (glibc's malloc_trim), so the resident size
+    after a training step is what the next one needs, not every step's high-water mark piled up
+    (a run of long pages otherwise grows by gigabytes). A no-op where there is no glibc."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
