@@ -217,7 +217,7 @@ def test_training_memory_follows_the_model_shape(tiny_model):
 
     smollm2 = LlamaConfig(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, vocab_size=49152)
     assert 2.9e6 < training_bytes_per_token(smollm2) < 3.6e6
-    assert training_bytes_per_token(smollm2, checkpointing=True) < training_bytes_per_token(smollm2) / 3
+    assert 1.2e6 < training_bytes_per_token(smollm2, checkpointing=True) < training_bytes_per_token(smollm2) / 2
     wider = LlamaConfig(hidden_size=1152, intermediate_size=3072, num_hidden_layers=30, vocab_size=49152)
     assert training_bytes_per_token(wider) > 1.5 * training_bytes_per_token(smollm2)
     budget = lora.MemoryBudget.for_model(tiny_model.model, 1000)
