@@ -20,13 +20,21 @@ def _reset_rss_peak() -> bool:
         return False
 
 
-def _rss_peak_mb() -> float:
+def proc_status_mb(field: str) -> float | None:
+    """A memory line of /proc/self/status (VmRSS: now, VmHWM: the high-water mark) in MB; None without /proc."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def _rss_peak_mb() -> float:
+    found = proc_status_mb("VmHWM")
+    if found is not None:
+        return found
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
@@ -51,13 +59,7 @@ class PeakMemory:
 
 def resident_mb() -> float:
     """This process's resident memory now (VmRSS), in MB; 0 where /proc is missing."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return proc_status_mb("VmRSS") or 0.0
 
 
 class ResidentPeak:
