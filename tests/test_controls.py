@@ -70,3 +70,21 @@ def test_a_task_names_the_metrics_its_table_shows():
     text = markdown_table(load_table(PROJECT_ROOT / "leaderboard" / "reference" / "controls"))
     section = text.split("### kmb_counterfact_1k_absent")[1].split("###")[0]
     assert "| keeps_own % ↑ | edit_leak % ↓ | abstain % ↑ |" in section
+
+
+def test_paperqa_absent_asks_only_about_papers_the_memory_does_not_hold():
+    from bench.core.jsonl import read_jsonl_objects
+    from bench.core.paths import TASKS_DIR
+
+    spec = task_spec(task_manager(), "kmb_paperqa_study_small_absent")
+    assert spec.corpus().sha256 == task_spec(task_manager(), "kmb_paperqa_study_small").corpus().sha256
+    held = {d.id.removeprefix("paper") for d in spec.corpus().documents}
+    rows = [
+        row for _, row in read_jsonl_objects(TASKS_DIR / "kmb_paperqa" / "data" / "study_small_absent_qa.jsonl", "qa")
+    ]
+    assert len(rows) == 90 and all("doc_id" not in row for row in rows)
+    assert {row["question"].split(",")[0].removeprefix("In the Paper ID ") for row in rows}.isdisjoint(held)
+    utils = task_utils("kmb_paperqa")
+    assert utils.process_absent({}, [" Unknown."]) == {"abstain": 1.0, "made_up": 0.0}
+    assert utils.process_absent({}, [" It introduces a planner."]) == {"abstain": 0.0, "made_up": 1.0}
+    assert utils.process_absent({}, [""]) == {"abstain": 0.0, "made_up": 0.0}
