@@ -158,3 +158,25 @@ def test_the_report_shows_each_kind_of_person_and_the_update_beside_a_full_write
     kept = next(line for line in text.splitlines() if "`lora(update=keep)`" in line).split(" | ")
     assert kept[header.split(" | ").index("update s")] == "0.0"  # a kept adapter costs nothing to update
     assert updates_markdown(load_table(PROJECT_ROOT / "leaderboard" / "reference" / "bench")) == ""
+
+
+def test_multilora_retrains_only_the_modules_whose_documents_changed(tiny_model, corpus):
+    docs = list(corpus.documents)
+    docs[-1] = Document(docs[-1].id, fact_line("Fay Quill", "999-000-1111"))  # the last module's line only
+    new = Corpus("tiny-v2", tuple(docs))
+    config = {**LORA, "modules": 2, "router": "oracle"}
+    memory = make_memory("multilora", config, seed=0)
+    memory.write(corpus, tiny_model)
+    before = memory.folders
+    unload_adapters(tiny_model)
+    cost = memory.update(corpus, new, tiny_model)
+    after = memory.folders
+    assert after[0] == before[0] and after[1] != before[1]  # the untouched module is the cached adapter
+    one_module = json.loads((after[1] / "kmbench_train.json").read_text())
+    assert cost.write_tokens == one_module["tokens"] and cost.trainable_params == one_module["trainable_params"]
+    unload_adapters(tiny_model)
+    kept = make_memory("multilora", {**config, "update": "keep"}, seed=0)
+    kept.write(corpus, tiny_model)
+    unload_adapters(tiny_model)
+    assert kept.update(corpus, new, tiny_model).write_tokens == 0 and kept.folders == before
+    unload_adapters(tiny_model)
