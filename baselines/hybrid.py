@@ -73,17 +73,12 @@ class HybridMemory(Memory):
 
     def update(self, old: Corpus, new: Corpus, model: LoadedModel) -> Footprint:
         """Each part updates in its own way (a stale LoRA beside a fresh index: `update: keep` on the LoRA part)."""
-        prints = []
+        prints, seconds = [], []
         for part in self.parts:
             started = time.perf_counter()
-            fp = part.update(old, new, model)
-            prints.append(fp if fp.write_seconds is not None else replace_seconds(fp, time.perf_counter() - started))
-        return Footprint(
-            index_vectors=sum(fp.index_vectors for fp in prints),
-            write_tokens=sum(fp.write_tokens for fp in prints),
-            write_flops=sum(fp.write_flops for fp in prints),
-            write_seconds=sum(fp.write_seconds or 0.0 for fp in prints),
-        )
+            prints.append(part.update(old, new, model))
+            seconds.append(time.perf_counter() - started)
+        return summed(prints, seconds)
 
     def module_of(self, corpus: Corpus, count_tokens: Callable[[str], int]) -> dict[str, str]:
         """The routing part's modules (a hybrid holds at most one adapter memory)."""
@@ -100,25 +95,24 @@ class HybridMemory(Memory):
         return joined
 
     def footprint(self) -> Footprint:
-        prints = [part.footprint() for part in self.parts]
-        # a part restored from cache reports what building it cost; the others, what writing took now
-        measured = zip(prints, self._seconds, strict=True)
-        seconds = [fp.write_seconds if fp.write_seconds is not None else s for fp, s in measured]
-        peaks = [fp.write_peak_mb for fp in prints]
-        return Footprint(
-            trainable_params=sum(fp.trainable_params for fp in prints),
-            storage_bytes=sum(fp.storage_bytes for fp in prints),
-            index_vectors=sum(fp.index_vectors for fp in prints),
-            write_tokens=sum(fp.write_tokens for fp in prints),
-            write_flops=sum(fp.write_flops for fp in prints),
-            write_seconds=sum(seconds),
-            write_peak_mb=None if None in peaks else max(peaks),  # type: ignore[type-var]
-            cached=any(fp.cached for fp in prints),
-        )
+        return summed([part.footprint() for part in self.parts], self._seconds)
 
 
-def replace_seconds(fp: Footprint, seconds: float) -> Footprint:
-    return dataclasses.replace(fp, write_seconds=seconds)
+def summed(prints: Sequence[Footprint], clocked: Sequence[float]) -> Footprint:
+    """The parts' footprints added up. A part restored from cache (or that knows its cost) reports
+    what building it cost; the others, what writing (or updating) them took now on the clock."""
+    seconds = [fp.write_seconds if fp.write_seconds is not None else s for fp, s in zip(prints, clocked, strict=True)]
+    peaks = [fp.write_peak_mb for fp in prints]
+    return Footprint(
+        trainable_params=sum(fp.trainable_params for fp in prints),
+        storage_bytes=sum(fp.storage_bytes for fp in prints),
+        index_vectors=sum(fp.index_vectors for fp in prints),
+        write_tokens=sum(fp.write_tokens for fp in prints),
+        write_flops=sum(fp.write_flops for fp in prints),
+        write_seconds=sum(seconds),
+        write_peak_mb=None if None in peaks else max(peaks),  # type: ignore[type-var]
+        cached=any(fp.cached for fp in prints),
+    )
 
 
 def join(a: Recall, b: Recall) -> Recall:

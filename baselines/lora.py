@@ -596,10 +596,10 @@ class LoRAMemory(Memory):
     def update(self, old: Corpus, new: Corpus, model: LoadedModel) -> Footprint:
         """As `config.update` says: retrain on the new book, continue training the old adapter on
         what changed (a removed document cannot be trained out), or keep the old adapter."""
-        changes = new.changed_since(old)
         if self.config.update == "retrain":
             return super().update(old, new, model)
-        if self.config.update == "continue" and changes.documents:
+        changes = new.changed_since(old) if self.config.update == "continue" else None
+        if changes is not None and changes.documents:
             self.folder, self._log, self._cached = trained_adapter(changes, model, self.config, init=self.folder)
             load_adapter(model, ADAPTER, self.folder)
             return self.footprint()

@@ -157,9 +157,7 @@ class MultiLoRAMemory(Memory):
             return Footprint(write_seconds=0.0)
         before = set(self.folders)
         self.write(new, model)
-        trained = [(folder, log) for folder, log, _ in self._trained if folder not in before]
-        fp = adapter_footprint([log for _, log in trained], [f for f, _ in trained], model.n_params, False)
-        return dataclasses.replace(fp, write_seconds=(fp.write_seconds or 0.0) + self._merge_seconds)
+        return self._cost_of([module for module in self._trained if module[0] not in before])
 
     def _make_router(self, parts: Sequence[Corpus], model: LoadedModel) -> Router:
         cfg = self.config
@@ -190,10 +188,12 @@ class MultiLoRAMemory(Memory):
 
     def footprint(self) -> Footprint:
         """All modules' training cost plus merge time and the router's index, so K modules compare to one."""
-        folders = self.folders
-        logs = [log for _, log, _ in self._trained]
-        cached = all(was_cached for _, _, was_cached in self._trained)
-        fp = adapter_footprint(logs, folders, self._model.n_params, cached)
+        return self._cost_of(self._trained)
+
+    def _cost_of(self, modules: Sequence[tuple[Path, dict, bool]]) -> Footprint:
+        """These modules' (folder, training log, cached) training cost, plus merge time and the router's index."""
+        cached = all(was_cached for _, _, was_cached in modules)
+        fp = adapter_footprint([log for _, log, _ in modules], [f for f, _, _ in modules], self._model.n_params, cached)
         vectors = getattr(self._router, "vectors", 0)
         return dataclasses.replace(
             fp, write_seconds=(fp.write_seconds or 0.0) + self._merge_seconds, index_vectors=vectors

@@ -139,15 +139,13 @@ def check_judge(v: Validation, path: Path, r: RunRecord, samples: list, facts: T
 def check_forgetting(v: Validation, path: Path, r: RunRecord, written: int, traits: Traits) -> None:
     """Retention is required where adapters are installed, on the pinned probe; both sides of
     the probe are re-scored with the probe task's own scoring."""
-    f = r.forgetting
+    f, probe = r.forgetting, task_roles().probe_task
     if f is None:
         if written >= FIRST_SCHEMA_WITH_RETENTION and traits.installs_adapters:
-            v.fail(
-                path, f"no retention: a memory that installs adapters must carry the {task_roles().probe_task} probe"
-            )
+            v.fail(path, f"no retention: a memory that installs adapters must carry the {probe} probe")
         return
-    if f.task != task_roles().probe_task:
-        v.fail(path, f"retention measured on {f.task!r}; the probe is {task_roles().probe_task!r}")
+    if f.task != probe:
+        v.fail(path, f"retention measured on {f.task!r}; the probe is {probe!r}")
         return
     facts = task_facts(v, f.task)
     if facts is None or facts.version != f.version:

@@ -7,39 +7,33 @@ book costs about as much) and the update's own seconds (`cost.update_seconds`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
-from bench.report.directions import default_manager
-from bench.report.tables import by_task, full_runs
+from bench.report.directions import Directions, directions_for
+from bench.report.tables import by_task, full_runs, header
 
 COST = ("update_seconds", "write_seconds", "prefix_seconds")
 
 
-def task_metrics(task: str, rows: pd.DataFrame, manager: Any) -> list[tuple[str, bool]]:
-    """(metric, higher is better) in the task's `metric_list` order, primary first, for the
-    metrics its records hold."""
-    from bench.harness.taskspec import task_spec
-
-    spec = task_spec(manager, task)
-    held = [m for m in spec.higher_is_better if m in rows.columns and rows[m].notna().any()]
-    ordered = [spec.primary_metric, *[m for m in held if m != spec.primary_metric]]
-    return [(m, spec.is_higher_better(m)) for m in ordered]
+def task_metrics(task: str, rows: pd.DataFrame, directions: Directions) -> list[str]:
+    """The metrics the task declares, in its `metric_list` order, primary first, that its records hold."""
+    primary = str(rows["primary_metric"].iloc[0])
+    held = [m for m in directions.declared.get(task, {}) if m in rows.columns and rows[m].notna().any()]
+    return [primary, *[m for m in held if m != primary]]
 
 
-def updates_markdown(frame: pd.DataFrame, manager: Any = None) -> str:
-    """Per update task: each memory's scores (%; ↓: lower is better) and the update's seconds
+def updates_markdown(frame: pd.DataFrame, directions: Directions | None = None) -> str:
+    """Per update task: each memory's scores (%, arrows as every table has them) and the update's seconds
     beside a full write's. A prefix encoded once (ICL's book) is written again after a change,
     so its seconds count in both, as break-even counts them in the write."""
     if "update_task" not in frame:
         return ""
-    manager = manager if manager is not None else default_manager()
+    updated = full_runs(frame[frame["update_task"].fillna(False).astype(bool)])
+    directions = directions or directions_for(updated["task"].unique())
     sections = []
-    for task, rows in by_task(full_runs(frame[frame["update_task"].fillna(False).astype(bool)])):
-        directions = task_metrics(str(task), rows, manager)
-        metrics = [m for m, _ in directions]
-        shown = [f"{m} %" + ("" if higher else " ↓") for m, higher in directions]
+    for task, rows in by_task(updated):
+        metrics = task_metrics(str(task), rows, directions)
+        shown = [header(f"{m} %", directions, str(task), m) for m in metrics]
         lines = [
             f"### {task}: after the update",
             "",

@@ -43,7 +43,7 @@ def write_report(records_root: Path, reports_dir: Path, include_paths: Sequence[
     if sham:
         (reports_dir / "sham.md").write_text(sham)
         text += "\n" + sham
-    updates = updates_markdown(frame, manager)
+    updates = updates_markdown(frame, directions)
     if updates:
         (reports_dir / "updates.md").write_text(updates)
         text += "\n" + updates
