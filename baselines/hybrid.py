@@ -124,4 +124,5 @@ def join(a: Recall, b: Recall) -> Recall:
         adapters=tuple(dict.fromkeys(a.adapters + b.adapters)),
         dropped=a.dropped + b.dropped,
         routing=a.routing or b.routing,
+        on_disk=tuple(dict.fromkeys(a.on_disk + b.on_disk)),
     )

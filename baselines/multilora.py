@@ -44,6 +44,12 @@ class MultiLoRAConfig(LoRAConfig):
     chunk_tokens: int = option(128, "embedding router: tokens of each indexed piece")
     window_tokens: int = option(2048, "with split window: tokens per module, cut inside the corpus's joined text")
     window_overlap: int = option(200, "with split window: tokens each window shares with the one before")
+    loading: str = option(
+        "preloaded",
+        "preloaded (every module loaded once, at write) or per_query (each question's module read from disk "
+        "before answering it and dropped after, as a server without an adapter store does; merge sum only)",
+        keyed_when_set=True,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -65,6 +71,11 @@ class MultiLoRAConfig(LoRAConfig):
         check(0.0 < self.density <= 1.0, "density must be in (0, 1]")
         check(self.chunk_tokens > 0, "chunk_tokens must be positive")
         check(self.weighting in WEIGHTINGS, f"weighting must be one of {', '.join(WEIGHTINGS)}")
+        check(self.loading in LOADINGS, f"loading must be one of {', '.join(LOADINGS)}")
+        check(
+            self.loading == "preloaded" or self.merge == "sum",
+            "loading per_query reads modules from disk as it answers, so it cannot merge them: use merge sum",
+        )
         check(self.update != "continue", "multilora updates by retraining its touched modules (retrain) or keeps them")
         check(not (self.weights and self.weighting != "unit"), "give either weights or a weighting, not both")
         # read by their hint already; held as floats (1 -> 1.0), as every record has them, so a
@@ -82,6 +93,7 @@ class MultiLoRAConfig(LoRAConfig):
 
 
 WEIGHTINGS = ("unit", "mean_linear", "mean_linear_ties", "study")
+LOADINGS = ("preloaded", "per_query")
 
 
 def merge_weights(weighting: str, merge: str, n: int) -> tuple[float, ...]:
@@ -140,8 +152,9 @@ class MultiLoRAMemory(Memory):
             raise UserError(f"top_k {cfg.top_k} exceeds the {len(parts)} modules of the partition")
         lora = cfg.module_config(len(parts))
         self._trained = [trained_adapter(part, model, lora) for part in parts]
-        for i, (folder, _, _) in enumerate(self._trained):
-            load_adapter(model, module_name(i), folder)
+        if cfg.loading == "preloaded":
+            for i, (folder, _, _) in enumerate(self._trained):
+                load_adapter(model, module_name(i), folder)
         self._router = self._make_router(parts, model)
         self._model = model
         started = time.perf_counter()
@@ -178,7 +191,11 @@ class MultiLoRAMemory(Memory):
             names = tuple(module_name(i) for i in route)
             gold = self._router.gold(query)
             routing = Routing(names, module_name(gold) if gold is not None else None)
-            recalls.append(Recall(adapters=self._combine(names) if names else (), routing=routing))
+            if self.config.loading == "per_query":
+                on_disk = tuple((module_name(i), self.folders[i]) for i in route)
+                recalls.append(Recall(adapters=names, routing=routing, on_disk=on_disk))
+            else:
+                recalls.append(Recall(adapters=self._combine(names) if names else (), routing=routing))
         return recalls
 
     @property

@@ -11,6 +11,7 @@ from conftest import FACTS, fact_line, head_commit, run_args
 
 from baselines import make_memory, memory_label
 from bench.answer.reader import Reader
+from bench.core.config import config_dict
 from bench.core.errors import UserError
 from bench.core.memory import Corpus, Query, Recall, Routing
 from bench.model.adapters import MERGES, adapters_active, loaded_adapters, unload_adapters
@@ -122,6 +123,35 @@ def test_a_merge_is_keyed_by_its_set_and_weights_not_the_routing_order(tiny_mode
     other = merge_adapters(tiny_model, ("m0", "m1"), "linear", (0.3, 0.7), 0.5)
     assert other != one and {*one, *other} <= set(loaded_adapters(tiny_model))
     unload_adapters(tiny_model)
+
+
+def test_modules_read_from_disk_per_question_answer_as_preloaded_ones_and_leave_nothing_loaded(
+    tiny_model, corpus, monkeypatch
+):
+    import bench.model.adapters
+
+    prompts = [q.text for q in QUERIES]
+    preloaded = make_memory("multilora", {**FAST, "modules": 3}, seed=0)
+    preloaded.write(corpus, tiny_model)
+    expected = [a.text for a in Reader(tiny_model, 4).generate(prompts, preloaded.recall(QUERIES, 0), 0, ["\n"], 4)]
+    unload_adapters(tiny_model)
+
+    on_disk = make_memory("multilora", {**FAST, "modules": 3, "loading": "per_query"}, seed=0)
+    assert memory_label(on_disk) == "multilora(batch_size=4,epochs=2,loading=per_query,modules=3,rank=4)"
+    on_disk.write(corpus, tiny_model)  # the same modules, from the cache, and none of them loaded
+    assert loaded_adapters(tiny_model) == [] and on_disk.folders == preloaded.folders
+    reads = []
+    real = bench.model.adapters.load_adapter
+    monkeypatch.setattr(bench.model.adapters, "load_adapter", lambda lm, n, f: (reads.append(n), real(lm, n, f)))
+    recalls = on_disk.recall(QUERIES, 0)
+    answers = Reader(tiny_model, 4).generate(prompts, recalls, 0, ["\n"], 4)
+    assert [a.text for a in answers] == expected
+    assert reads == [r.adapters[0] for r in recalls] == ["m0", "m0", "m1", "m1", "m2", "m2"]  # once per question
+    assert tiny_model.peft is None  # each module dropped after its question
+    with pytest.raises(UserError, match="cannot merge"):
+        make_memory("multilora", {"loading": "per_query", "router": "all", "merge": "ties"}, seed=0)
+    # a field added after records existed: left out of the config (run ids, labels) at its default
+    assert "loading" not in config_dict(preloaded.config) and config_dict(on_disk.config)["loading"] == "per_query"
 
 
 def test_budget_matching_gives_k_modules_the_parameters_of_one_adapter(tiny_model, corpus):

@@ -43,6 +43,11 @@ class ReadLog:
     budgets: list[int] = field(default_factory=list)
     prefixes: list[EncodedPrefix] = field(default_factory=list)  # shared prefixes the reader encoded once
 
+    def seconds_per_question(self) -> float:
+        """Answering plus recall, per question asked: a record's `read s/query` (a prefix encoded
+        once is ICL's write, not counted here)."""
+        return (sum(a.answer.seconds for a in self.asked.values()) + self.recall_seconds) / max(1, len(self.asked))
+
 
 def gold_doc(doc: Any) -> str | None:
     """The corpus document a question is answered from: the task's `doc_id`, else its `id`

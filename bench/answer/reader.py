@@ -115,8 +115,8 @@ class Reader:
             ids.append(tok(texts[-1], add_special_tokens=False).input_ids)
             context_tokens.append(n)
         groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, recall in enumerate(recalls):
-            groups[recall.adapters].append(i)
+        for i, recall in enumerate(recalls):  # adapters read from disk per query are read for each one alone
+            groups[(recall.adapters, i) if recall.on_disk else recall.adapters].append(i)
         return texts, ids, context_tokens, groups
 
     def generate(
@@ -132,11 +132,11 @@ class Reader:
         answers: list[Answer | None] = [None] * len(prompts)
         with tqdm(total=len(prompts), desc="answer", unit="q") as bar:
             for members in groups.values():
+                started, encoded = time.perf_counter(), len(self.prefixes)  # switching adapters counts too
                 with adapters_active(self.model, recalls[members[0]]) as net:
-                    started, encoded = time.perf_counter(), len(self.prefixes)
                     texts = self._answer_group(net, [ids[i] for i in members], until, max_new_tokens, bar)
-                    spent = time.perf_counter() - started - self.prefix_seconds_since(encoded)
-                    share = spent / len(members)
+                spent = time.perf_counter() - started - self.prefix_seconds_since(encoded)
+                share = spent / len(members)
                 for i, text in zip(members, texts, strict=True):
                     answers[i] = Answer(text, len(ids[i]), context_tokens[i], share, recalls[i].dropped)
         return answers  # type: ignore[return-value]
@@ -154,10 +154,10 @@ class Reader:
         scored: list[Scored | None] = [None] * len(prompts)
         with tqdm(total=len(prompts), desc="score", unit="q") as bar:
             for members in groups.values():
+                began, encoded = time.perf_counter(), len(self.prefixes)
                 with adapters_active(self.model, recalls[members[0]]) as net:
-                    began, encoded = time.perf_counter(), len(self.prefixes)
                     results = self._score_group(net, [pairs[i] for i in members], bar)
-                    share = (time.perf_counter() - began - self.prefix_seconds_since(encoded)) / len(members)
+                share = (time.perf_counter() - began - self.prefix_seconds_since(encoded)) / len(members)
                 for i, (logprob, greedy) in zip(members, results, strict=True):
                     n = len(pairs[i][0]) + len(pairs[i][1])
                     scored[i] = Scored(logprob, greedy, n, context_tokens[i], share, recalls[i].dropped)

@@ -123,6 +123,9 @@ class Recall:
     adapters: tuple[str, ...] = ()
     dropped: int = 0  # knowledge pieces that did not fit the context budget
     routing: Routing | None = None  # set by memories that route among modules
+    # (name, folder) of adapters read from disk around this query's answer and dropped after it,
+    # for a memory that keeps its adapters on disk rather than loaded (multilora `loading: per_query`)
+    on_disk: tuple[tuple[str, Path], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,17 @@ def bare_model(lm: LoadedModel) -> Iterator[LoadedModel]:
 
 @contextmanager
 def adapters_active(lm: LoadedModel, recall: Recall) -> Iterator[Any]:
-    """Yield the module to generate with: the base model, or the PeftModel with exactly these adapters on."""
+    """Yield the module to generate with: the base model, or the PeftModel with exactly these
+    adapters on. Adapters the recall keeps on disk are read now and dropped when the block ends."""
+    for name, folder in recall.on_disk:
+        load_adapter(lm, name, folder)
+    try:
+        yield from _with_active(lm, recall)
+    finally:
+        _drop(lm, [name for name, _ in recall.on_disk])
+
+
+def _with_active(lm: LoadedModel, recall: Recall) -> Iterator[Any]:
     if not recall.adapters:
         if lm.peft is None:
             yield lm.model
@@ -114,3 +124,14 @@ def adapters_active(lm: LoadedModel, recall: Recall) -> Iterator[Any]:
         raise RuntimeError(f"adapters {missing} were recalled but never loaded")
     lm.peft.base_model.set_adapter(list(recall.adapters))
     yield lm.peft
+
+
+def _drop(lm: LoadedModel, names: list[str]) -> None:
+    """Delete these adapters; when they were all the model held, take peft out entirely (the bare model)."""
+    if not names or lm.peft is None:
+        return
+    if set(loaded_adapters(lm)) <= set(names):
+        unload_adapters(lm)
+        return
+    for name in names:
+        lm.peft.delete_adapter(name)

@@ -310,7 +310,7 @@ def measure_cost(memory: Memory, lm: LoadedModel, done: Evaluation, samples: lis
         storage_bytes=fp.storage_bytes,
         index_vectors=fp.index_vectors,
         read_seconds=reading.seconds,
-        seconds_per_query=(sum(r["seconds"] for r in samples) + read.recall_seconds) / n,
+        seconds_per_query=read.seconds_per_question(),
         prompt_tokens_per_query=prompt_tokens / n,
         context_tokens_per_query=sum(r["context_tokens"] for r in samples) / n,
         context_budget=min(read.budgets) if read.budgets else 0,

@@ -3,9 +3,10 @@
     python -m bench.study.adapter_loading [--model smollm2-135m] [--task kmb_phonebook_1k] [--modules 4]
 
 Trains (or takes from the cache) the task's K oracle-routed modules, then answers every
-question (or N spread evenly over the task, so that every module is asked) three ways and
-prints seconds and ratios:
-  per-query load   the question's module read from disk before answering it, one at a time;
+question (or N spread evenly over the task, so that every module is asked) three ways, each a
+run of the one evaluation path, and prints seconds (answering and routing) and ratios:
+  per-query load   `multilora(loading=per_query)`: the question's module read from disk before
+                   answering it and dropped after, one question at a time;
   preloaded        all modules loaded once, still one question at a time;
   preloaded+batch  all modules loaded once, questions grouped by module and batched (KMBench's reader).
 `make perf` takes the same measurement through `compare_loading`.
@@ -14,20 +15,17 @@ prints seconds and ratios:
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench.answer.lm import gold_doc
-from bench.answer.reader import Reader
 from bench.core.config import DEFAULT_MODEL
-from bench.core.memory import LoadedModel, Query
+from bench.core.memory import LoadedModel
 from bench.harness.roles import task_roles
 from bench.harness.taskspec import task_manager, task_spec
-from bench.model.adapters import bare_model, load_adapter
 from bench.model.loading import load_model
 from bench.model.packing import mean_tokens
+from bench.run.evaluation import Reading, evaluate_memory
 from bench.run.memories import make_memory, memory_label
 
 
@@ -54,6 +52,13 @@ class LoadingTimes:
     answer_tokens: float  # mean length of the preloaded answers: a longer answer takes longer to write
 
 
+WAYS = (  # (how a run is configured for it: multilora fields, reader batch size or None for the given one)
+    ("per_query_load", {"loading": "per_query"}, 1),
+    ("preloaded", {}, 1),
+    ("preloaded_batched", {}, None),
+)
+
+
 def compare_loading(
     lm: LoadedModel,
     task_name: str,
@@ -63,55 +68,34 @@ def compare_loading(
     fields: Mapping[str, Any] | None = None,
     manager: Any = None,
 ) -> LoadingTimes:
-    """Answer `limit` of the task's questions, spread evenly (all by default), the three ways;
-    `fields` are extra `multilora` config fields (e.g. fewer training steps for a smoke measurement)."""
+    """Answer `limit` of the task's questions, spread evenly (all by default), the three ways, each
+    a run of the one evaluation path (`evaluate_memory`): `multilora(loading=per_query)` one question
+    at a time, then the preloaded memory one at a time and batched. `fields` are extra `multilora`
+    config fields (e.g. fewer training steps for a smoke measurement); the modules train once and
+    the later ways take them from the adapter cache."""
     from lm_eval.tasks import get_task_dict
 
     manager = manager or task_manager()
-    spec = task_spec(manager, task_name)
-    task = get_task_dict([task_name], manager)[task_name]
-    every = list(task.eval_docs)
-    docs = [every[i] for i in evenly_spread(len(every), limit)]
-    prompts = [task.doc_to_text(d) for d in docs]
-    gen = task.config.generation_kwargs or {}
-    until, max_new = list(gen.get("until") or []), int(gen.get("max_gen_toks", 64))
-    memory = make_memory("multilora", {"modules": modules, **(fields or {})}, seed=0)
-    with bare_model(lm):  # training the modules leaves nothing installed
-        memory.write(spec.corpus(), lm)
-    recalls = memory.recall([Query(p, gold_doc(d)) for p, d in zip(prompts, docs, strict=True)], 0)
-    folders = memory.folders
-    reader = Reader(lm, batch_size)
-
-    def one_at_a_time(load_each: bool) -> tuple[float, list[str]]:
-        started, texts = time.perf_counter(), []
-        for prompt, recall in zip(prompts, recalls, strict=True):
-            if not load_each:
-                texts += [a.text for a in reader.generate([prompt], [recall], 0, until, max_new)]
-                continue
-            with bare_model(lm):  # what a server without an adapter store does: read the module, then answer
-                name = recall.adapters[0]
-                load_adapter(lm, name, folders[int(name.removeprefix("m"))])
-                texts += [a.text for a in reader.generate([prompt], [recall], 0, until, max_new)]
-        return time.perf_counter() - started, texts
-
-    per_query, loaded_texts = one_at_a_time(load_each=True)
-    with bare_model(lm):
-        for i, folder in enumerate(folders):
-            load_adapter(lm, f"m{i}", folder)
-        preloaded, single_texts = one_at_a_time(load_each=False)
-        started = time.perf_counter()
-        batched = [a.text for a in reader.generate(prompts, list(recalls), 0, until, max_new)]
-        grouped = time.perf_counter() - started
+    corpus = task_spec(manager, task_name).corpus()
+    questions = tuple(evenly_spread(len(get_task_dict([task_name], manager)[task_name].eval_docs), limit))
+    seconds, answers = {}, {}
+    for way, loading, size in WAYS:
+        memory = make_memory("multilora", {"modules": modules, **(fields or {}), **loading}, seed=0)
+        reading = Reading(seed=0, batch_size=size or batch_size, questions=questions)
+        log = evaluate_memory(lm, memory, corpus, task_name, manager, reading, probe=False).log
+        seconds[way] = log.seconds_per_question() * len(log.asked)
+        answers[way] = {key: asked.answer.text for key, asked in log.asked.items()}
+    preloaded = answers["preloaded"]
     return LoadingTimes(
-        questions=len(prompts),
-        modules=len(folders),
+        questions=len(questions),
+        modules=len(memory.folders),
         memory=memory_label(memory),
         module_steps=memory.config.max_steps,
-        per_query_load=per_query,
-        preloaded=preloaded,
-        preloaded_batched=grouped,
-        identical=sum(a == b == c for a, b, c in zip(loaded_texts, single_texts, batched, strict=True)),
-        answer_tokens=mean_tokens(lm.tokenizer, single_texts),
+        per_query_load=seconds["per_query_load"],
+        preloaded=seconds["preloaded"],
+        preloaded_batched=seconds["preloaded_batched"],
+        identical=sum(len({answers[way][key] for way, _, _ in WAYS}) == 1 for key in preloaded),
+        answer_tokens=mean_tokens(lm.tokenizer, list(preloaded.values())),
     )
 
 

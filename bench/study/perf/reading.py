@@ -81,8 +81,7 @@ def read_measure(
     details["prefix_seconds"] = sum(p.seconds for p in log.prefixes)  # encoded once, not per question
     if how.get("sections"):
         details |= truncation([a.dropped for a in answers], how["sections"])
-    seconds = (sum(a.seconds for a in answers) + log.recall_seconds) / n  # as the record's read s/query
-    return Measure(name, label, seconds, "s/question", details)
+    return Measure(name, label, log.seconds_per_question(), "s/question", details)
 
 
 def reading_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measure]:
