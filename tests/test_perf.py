@@ -25,6 +25,7 @@ from bench.study.perf.config import (
     QUICK,
     READING,
     STEPS,
+    TRAINING,
     WINDOW,
     PerfConfig,
     by_name,
@@ -73,8 +74,17 @@ def test_perf_measures_everything_and_derives_every_ratio_and_target(tiny_perf):
                 "read_none_one_at_a_time", "multilora_load", "multilora_preloaded", "multilora_preloaded_batched",
                 "read_icl_16", "read_icl_32", "read_icl_64", "lora_lines_fp32", "lora_lines_bf16",
                 "peak_bf16", "read_none_flops", "read_rag_flops", "read_icl_16_flops", "read_icl_32_flops",
-                "read_icl_64_flops", "resident_peak"}  # fmt: skip
+                "read_icl_64_flops", "resident_peak", "lora_step_matmul", "lora_step_attention", "lora_step_loss",
+                "lora_step_optimizer", "lora_step_memory", "lora_step_other_ops", "lora_step_outside_any_op",
+                "lora_step_matmul_speed"}  # fmt: skip
     assert set(measures) == expected
+    # the profiled step: every second of the window in one category, the matmuls doing real work
+    shares = [m["value"] for name, m in measures.items() if name.startswith("lora_step_") and m["unit"] != "GFLOP/s"]
+    assert sum(shares) == pytest.approx(100.0, abs=0.5) and measures["lora_step_matmul"]["value"] > 0
+    assert (
+        measures["lora_step_matmul_speed"]["value"] > 0
+        and measures["lora_step_matmul"]["details"]["profiled_tokens"] > 0
+    )
     resident = measures["resident_peak"]
     assert set(resident["details"]["by_step_gb"]) == set(STEPS) and resident["value"] == max(
         resident["details"]["by_step_gb"].values()
@@ -236,7 +246,14 @@ def test_q15_on_a_tiny_long_document(tiny_model, tiny_long_task_dir, tmp_path):
 
 
 def test_presets_by_name_and_questions_spread():
-    assert dict(PERF_PRESETS) == {"full": PerfConfig(), "quick": QUICK, "q15": Q15, "reading": READING, "pages": PAGES}
+    assert dict(PERF_PRESETS) == {
+        "full": PerfConfig(),
+        "quick": QUICK,
+        "q15": Q15,
+        "reading": READING,
+        "pages": PAGES,
+        "training": TRAINING,
+    }
     assert Q15.read_task == Q15.multilora_task == "kmb_paperqa_longdoc" and Q15.read_questions == 30
     assert Q15.steps == ("reading", "multilora") and not targets_for(Q15) and Q15.icl_contexts == (WINDOW,)
     assert dict(Q15.multilora_fields)["window_tokens"] == 2048 and dict(Q15.multilora_fields)["window_overlap"] == 200
@@ -255,6 +272,6 @@ def test_presets_by_name_and_questions_spread():
 def test_an_unknown_preset_is_a_one_line_error(capsys):
     assert main(["perf", "--preset", "q16"]) == 2
     err = capsys.readouterr().err
-    assert err == "kmbench: error: unknown perf preset 'q16'; known: full, quick, q15, reading, pages\n"
+    assert err == "kmbench: error: unknown perf preset 'q16'; known: full, quick, q15, reading, pages, training\n"
     assert main(["perf", "--quick", "--preset", "q15"]) == 2
     assert "--quick is --preset quick" in capsys.readouterr().err

@@ -37,6 +37,9 @@ def note(measure: Mapping[str, Any]) -> str:
     d = measure.get("details") or {}
     if "tokens" in d and "steps" in d:  # a training run
         return f"{d['tokens']:,} tokens in {d['seconds']:.1f} s ({d['dtype']})"
+    if "seconds_by_category" in d:  # the profiled LoRA steps
+        done = f"{d['profiled_steps']} profiled steps, {d['profiled_tokens']:,} tokens in {d['wall_seconds']:.1f} s"
+        return done + (f"; {d['matmul_gflop']:,.0f} GFLOP in matmuls" if "matmul_gflop" in d else "")
     if measure["unit"] == "tokens":
         took = "" if d.get("seconds") is None else f"{d['seconds']:.1f} s of training; "
         every = f"every {d['every_steps']} steps" if d.get("checked_during_training") else "at the end only"

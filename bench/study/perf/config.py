@@ -17,7 +17,7 @@ from bench.harness.roles import task_roles
 
 Fields = tuple[tuple[str, Any], ...]  # config fields as pairs, so the frozen config stays hashable
 # The measurement steps after the peak (which always runs: it is cheap and gives every ratio its context).
-STEPS = ("lines", "pages", "precision", "reading", "multilora")
+STEPS = ("lines", "pages", "precision", "profile", "reading", "multilora")
 WINDOW = 0  # an ICL context size meaning "what the model's window leaves"
 READERS = ("none", "icl", "rag")  # the memories the reading step times, batched and (some) one at a time
 
@@ -54,6 +54,9 @@ class PerfConfig:
     # LoRA on the same lines in fp32 and in bf16 (`lora.precision`), this many steps each: the speed-up,
     # and bf16's MFU against the bf16 peak (skipped where the device has no native bf16)
     precision_steps: int = 20
+    # LoRA on the same lines under torch's profiler, this many steps after a warm-up step: where a
+    # step's time goes (matmuls, attention, loss, optimizer, memory, the rest) and the matmuls' own speed
+    profile_steps: int = 5
     # reading: `read_questions` questions spread evenly over the task, closed book, with ICL at each
     # context size, with RAG
     read_task: str = ""
@@ -82,6 +85,7 @@ class PerfConfig:
         check(self.eval_every >= 0, "eval_every must be >= 0 (0: once per epoch)")
         check(0.0 < self.target_score <= 1.0, "target_score must be in (0, 1]")
         check(min(self.pages_tokens, self.pages_batch, self.pages_steps) > 0, "pages sizes must be positive")
+        check(self.profile_steps > 0, "profile_steps must be positive")
         check(self.read_questions > 0, "read_questions must be positive")
         check(bool(self.icl_contexts) and min(self.icl_contexts) >= 0, "icl_contexts: token counts (0: the window)")
         check(len(self.icl_bounds) == len(self.icl_contexts), "give one bound per ICL context (0: no target)")
@@ -102,6 +106,7 @@ QUICK = PerfConfig(
     pages_batch=2,
     pages_steps=1,
     precision_steps=2,
+    profile_steps=2,
     read_questions=4,
     icl_contexts=(512, 1024, 2048),
     multilora_questions=8,
@@ -147,7 +152,11 @@ READING = PerfConfig(preset="reading", steps=("reading",))
 # checking the memory cap (its resident peak) in a couple of minutes.
 PAGES = PerfConfig(preset="pages", steps=("pages",))
 
-PERF_PRESETS = by_name(PerfConfig(), QUICK, Q15, READING, PAGES)
+# Where a LoRA step's time goes (the profiled steps on lines) and the fp32/bf16 comparison beside
+# it: what limits LoRA's MFU, in a few minutes.
+TRAINING = PerfConfig(preset="training", steps=("precision", "profile"))
+
+PERF_PRESETS = by_name(PerfConfig(), QUICK, Q15, READING, PAGES, TRAINING)
 
 
 def preset(name: str) -> PerfConfig:

@@ -109,6 +109,13 @@ def ratios_for(cfg: PerfConfig) -> list[Ratio]:
         Ratio("lora_pages_mfu", "LoRA MFU, long pages", "lora_pages", "peak", "of peak"),
         Ratio("lora_bf16_speedup", "LoRA bf16 / fp32, FLOP/s on lines", "lora_lines_bf16", "lora_lines_fp32"),
         Ratio("lora_bf16_mfu", "LoRA MFU in bf16, against the bf16 peak", "lora_lines_bf16", "peak_bf16", "of peak"),
+        Ratio(
+            "lora_step_matmul_efficiency",
+            "LoRA step on lines: the matmuls' own speed / peak",
+            "lora_step_matmul_speed",
+            "peak",
+            "of peak",
+        ),
         *icl,
         Ratio("read_rag_vs_none", "RAG / closed book, s/question", "read_rag", "read_none"),
         Ratio("batching_speedup", "one at a time / batched, closed book", "read_none_one_at_a_time", "read_none"),
