@@ -58,3 +58,24 @@ def test_an_unknown_judge_fails_before_any_run(tiny_model_dir, tmp_path, capsys)
     )
     assert main(args) == 2
     assert "cannot load model" in capsys.readouterr().err and not find_records(tmp_path)
+
+
+def test_a_sweep_worker_judges_with_the_runners_judge(tiny_model_dir, monkeypatch):
+    """A Ray worker once built its own judge: a bare model (no `.ask`) that ignored the endpoint."""
+    import bench.run.runner
+    from bench.answer.endpoint import Endpoint
+    from bench.answer.judge import LocalJudge
+    from bench.run.runner import RunSettings
+    from bench.study.executors import Cell, RunWorker
+
+    seen = []
+    monkeypatch.setattr(
+        bench.run.runner, "run_or_load", lambda lm, p, spec, memory, command, shared: seen.append(shared)
+    )
+    worker = RunWorker()
+    local = RunSettings(model=str(tiny_model_dir), judge=str(tiny_model_dir))
+    served = RunSettings(model=str(tiny_model_dir), judge="a-judge", judge_endpoint="http://127.0.0.1:9/v1/")
+    for settings in (local, served):
+        worker.run(Cell(settings, "kmb_paperqa_small", "none", {}, "none"))
+    assert isinstance(seen[0].judge, LocalJudge) and seen[0].judge.model is worker.model(str(tiny_model_dir))
+    assert isinstance(seen[1].judge, Endpoint) and seen[1].judge.url == "http://127.0.0.1:9/v1"

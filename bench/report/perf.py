@@ -21,8 +21,8 @@ def value_cell(value: float | None, unit: str) -> str:
     """A number in its unit's usual form; "–" for one not reached."""
     if value is None:
         return "–"
-    if unit == "of peak":
-        return f"{100 * value:.1f}% of peak"
+    if unit in ("of peak", "of the step"):
+        return f"{100 * value:.1f}% {unit}"
     if unit == "tokens":
         return f"{value:,.0f} tokens"
     if unit == "×":
@@ -37,9 +37,11 @@ def note(measure: Mapping[str, Any]) -> str:
     d = measure.get("details") or {}
     if "tokens" in d and "steps" in d:  # a training run
         return f"{d['tokens']:,} tokens in {d['seconds']:.1f} s ({d['dtype']})"
-    if "seconds_by_category" in d:  # the profiled LoRA steps
-        done = f"{d['profiled_steps']} profiled steps, {d['profiled_tokens']:,} tokens in {d['wall_seconds']:.1f} s"
-        return done + (f"; {d['matmul_gflop']:,.0f} GFLOP in matmuls" if "matmul_gflop" in d else "")
+    if "profiled_seconds_by_category" in d:  # the timed, then profiled, LoRA steps
+        done = f"{d['tokens_per_step']:,} tokens a step; {d['profiled_steps']} steps timed, then as many profiled"
+        return done + (
+            f"; {d['matmul_gflop_per_step']:,.0f} GFLOP a step in matmuls" if "matmul_gflop_per_step" in d else ""
+        )
     if measure["unit"] == "tokens":
         took = "" if d.get("seconds") is None else f"{d['seconds']:.1f} s of training; "
         every = f"every {d['every_steps']} steps" if d.get("checked_during_training") else "at the end only"

@@ -228,11 +228,12 @@ def run_one(
     return record, samples
 
 
-def make_judge(s: RunSettings, lm: LoadedModel) -> Judge:
-    """The endpoint when one is named, else a local model (the model under test itself when named)."""
+def make_judge(s: RunSettings, lm: LoadedModel, load: Callable[[str], LoadedModel] = load_model) -> Judge:
+    """The endpoint when one is named, else a local model (the model under test itself when named;
+    another is got from `load`: a sweep worker passes its cache of loaded models)."""
     if s.judge_endpoint:
         return Endpoint(s.judge_endpoint, str(s.judge), json_mode=JUDGE_RUBRIC.structured)
-    return LocalJudge(lm if s.judge == s.model else load_model(str(s.judge)), s.batch_size)
+    return LocalJudge(lm if s.judge == s.model else load(str(s.judge)), s.batch_size)
 
 
 def judge_run(p: Plan, samples: list[dict], metrics: dict[str, Metric], shared: Shared) -> JudgeInfo:

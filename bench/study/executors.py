@@ -105,8 +105,8 @@ class RunWorker:
         spec, memory = p.tasks[0], p.memories[0]
         lm = self.model(s.model, s.chat_template, s.answer_turn)
         shared = self.shared.setdefault(s, Shared())
-        if s.judge and spec.judged and shared.judge is None:
-            shared.judge = lm if s.judge == s.model else self.model(s.judge)
+        if s.judge and spec.judged and shared.judge is None:  # the runner's judge, endpoint included
+            shared.judge = runner.make_judge(s, lm, self.model)
         try:
             return runner.run_or_load(lm, p, spec, memory, cell.command, shared)
         except BaseException:  # a run that broke off (mid-training, say) may leave the model altered: reload it

@@ -1,10 +1,12 @@
 """Where a LoRA training step's time goes: what limits MFU, measured rather than guessed.
 
-A few optimizer steps on the lines task run under torch's profiler (the first step, a warm-up,
-left out). Each operator's own time goes to one category; what no operator accounts for is the
-Python and framework time between them. The matmuls' own FLOP/s against the peak says how fast
-the kernels run on these shapes; their share of the step says how much of the step they are.
-MFU is roughly the product of the two.
+After a warm-up step, some optimizer steps on the lines task are timed as they run, then as many
+again under torch's profiler. Each operator's own time goes to one category; what no operator
+accounts for is Python and framework time between them. The profiler slows the many small
+operators, so the step's seconds come from the unprofiled steps; the matmuls' own seconds (long
+kernels) from the profiled ones. Their FLOP/s against the peak says how fast the kernels run on
+these shapes, their share of the step how much of it they are: MFU is about the product of the
+two (less the matmul FLOPs the 4·N·tokens convention does not count).
 """
 
 from __future__ import annotations
@@ -42,52 +44,53 @@ def category(op: str) -> str:
 
 
 def profile_step(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measure]:
-    """Profile `cfg.profile_steps` LoRA steps on the lines task (after one unprofiled warm-up step)."""
+    """After one warm-up step, time `cfg.profile_steps` LoRA steps on the lines task as they run,
+    then profile as many more: the profiler slows small operators down, so the step's own seconds
+    come from the unprofiled ones and only the matmuls' seconds (long kernels, barely slowed) from
+    the profiled ones."""
     from torch.profiler import ProfilerActivity, profile
 
     profiler = profile(activities=[ProfilerActivity.CPU], with_flops=True)
-    window: dict[str, float] = {}
+    n = cfg.profile_steps
+    marks: dict[int, tuple[float, int]] = {}
 
     def on_step(step: int, tokens: int, net: Any) -> bool:
-        if step == 1:
-            window["tokens"], window["started"] = tokens, time.perf_counter()
+        if step in (1, n + 1, 2 * n + 1):
+            marks[step] = (time.perf_counter(), tokens)
+        if step == n + 1:
             profiler.start()
-            return False
-        if step == cfg.profile_steps + 1:
+        if step == 2 * n + 1:
             profiler.stop()
-            window["seconds"] = time.perf_counter() - window["started"]
-            window["tokens"] = tokens - window["tokens"]
-            return True
-        return False
+        return step == 2 * n + 1
 
-    fields = {**dict(cfg.lora_fields), "max_steps": cfg.profile_steps + 1}
+    fields = {**dict(cfg.lora_fields), "max_steps": 2 * n + 1}
     with tempfile.TemporaryDirectory() as folder:
         train_lora(lm, lines_corpus(manager, cfg), fields, cfg.seed, Path(folder), on_step)
-    return breakdown(profiler.key_averages(), window["seconds"], window["tokens"], cfg.profile_steps)
+    (t1, _), (t2, k2), (t3, k3) = (marks[s] for s in (1, n + 1, 2 * n + 1))
+    return breakdown(profiler.key_averages(), n, (t2 - t1) / n, (t3 - t2) / n, (k3 - k2) // n)
 
 
-def breakdown(events: Any, wall: float, tokens: int, steps: int) -> list[Measure]:
-    """Shares of the wall time by category, and the matmuls' own FLOP/s, from the profiler's averages."""
+def breakdown(events: Any, steps: int, step_seconds: float, profiled_step_seconds: float, tokens: int) -> list[Measure]:
+    """Per step: its unprofiled seconds, the matmuls' own seconds and their FLOP/s, and (in the
+    details) every category's seconds under the profiler, beside the profiled step's seconds."""
     seconds: dict[str, float] = dict.fromkeys([*CATEGORIES, OTHER], 0.0)
     matmul_flops = 0.0
-    for event in events:
+    for event in events:  # totals over the profiled steps
         kind = category(event.key)
-        seconds[kind] += event.self_cpu_time_total / 1e6
+        seconds[kind] += event.self_cpu_time_total / 1e6 / steps
         if kind == "matmul":
-            matmul_flops += float(event.flops or 0)
-    seconds[OUTSIDE] = max(0.0, wall - sum(seconds.values()))
-    details = {"profiled_steps": steps, "profiled_tokens": tokens, "wall_seconds": wall, "seconds_by_category": seconds}
-    shares = [
-        Measure(f"lora_step_{name.replace(' ', '_')}", f"LoRA step on lines, share in {name}",
-                100.0 * s / wall, "% of the step", details)
-        for name, s in seconds.items()
-    ]  # fmt: skip
+            matmul_flops += float(event.flops or 0) / steps
+    seconds[OUTSIDE] = max(0.0, profiled_step_seconds - sum(seconds.values()))
+    details = {
+        "profiled_steps": steps,
+        "tokens_per_step": tokens,
+        "profiled_step_seconds": profiled_step_seconds,
+        "profiled_seconds_by_category": seconds,
+    }
     speed = matmul_flops / seconds["matmul"] / 1e9 if seconds["matmul"] else None
-    matmuls = Measure(
-        "lora_step_matmul_speed",
-        "LoRA step on lines, the matmuls' own speed",
-        speed,
-        "GFLOP/s",
-        {**details, "matmul_gflop": matmul_flops / 1e9},
-    )
-    return [*shares, matmuls]
+    return [
+        Measure("lora_step", "LoRA step on lines, as it runs", step_seconds, "s/step", details),
+        Measure("lora_step_matmul", "LoRA step on lines: its matmuls' own time", seconds["matmul"], "s/step", details),
+        Measure("lora_step_matmul_speed", "LoRA step on lines: its matmuls' own speed", speed, "GFLOP/s",
+                {**details, "matmul_gflop_per_step": matmul_flops / 1e9}),
+    ]  # fmt: skip
