@@ -12,6 +12,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.answer.reader import CONTEXT_SEPARATOR
@@ -96,6 +97,9 @@ class HybridMemory(Memory):
 
     def footprint(self) -> Footprint:
         return summed([part.footprint() for part in self.parts], self._seconds)
+
+    def installed(self) -> Mapping[str, Path]:
+        return {name: folder for part in self.parts for name, folder in part.installed().items()}
 
 
 def summed(prints: Sequence[Footprint], clocked: Sequence[float]) -> Footprint:

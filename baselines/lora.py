@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -609,6 +609,9 @@ class LoRAMemory(Memory):
     def recall(self, queries: Sequence[Query], budget_tokens: int) -> list[Recall]:
         """The same adapter for every query and no context: the knowledge is in the weights."""
         return [Recall(adapters=(ADAPTER,)) for _ in queries]
+
+    def installed(self) -> Mapping[str, Path]:
+        return {ADAPTER: self.folder}
 
     def footprint(self) -> Footprint:
         """Training cost from the adapter's log, so a cached adapter reports what it cost to build."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,6 +197,11 @@ class MultiLoRAMemory(Memory):
             else:
                 recalls.append(Recall(adapters=self._combine(names) if names else (), routing=routing))
         return recalls
+
+    def installed(self) -> Mapping[str, Path]:
+        if self.config.loading == "per_query":
+            return {}
+        return {module_name(i): folder for i, folder in enumerate(self.folders)}
 
     @property
     def folders(self) -> list[Path]:

@@ -25,6 +25,10 @@ QUERIES = [Query("Question: What is the phone number of Ada Stone? Answer:", "d0
 def test_memory_contract(name, tiny_model, corpus):
     memory = make_memory(name, FAST.get(name, {}), seed=0)
     memory.write(corpus, tiny_model)
+    # what the write installed is what the model holds, each a saved adapter (the evaluation checks it too)
+    assert set(memory.installed()) == set(loaded_adapters(tiny_model))
+    assert all((folder / "adapter_config.json").is_file() for folder in memory.installed().values())
+    assert bool(memory.installed()) == memory.traits.installs_adapters
     budget = 40
     recalls = memory.recall(QUERIES, budget)
     assert len(recalls) == len(QUERIES)
@@ -238,3 +242,16 @@ def test_lora_a_page_among_lines_is_not_padded_into_every_row(tiny_model, corpus
     groups, _ = lora.row_groups(examples, vocab)
     assert [page] in groups and len(groups) == 2
     assert_one_forward_gradient(tiny_model, cfg, examples, groups)
+
+
+def test_an_evaluation_refuses_a_memory_that_hides_an_adapter(tiny_model, corpus):
+    """An adapter put on the model but not declared by `installed()` would outlive its evaluation unseen."""
+    from bench.run.evaluation import check_installed
+
+    memory = make_memory("lora", LORA, seed=0)
+    memory.write(corpus, tiny_model)
+    check_installed(memory, tiny_model)  # declared: fine
+    none = make_memory("none", {}, seed=0)
+    with pytest.raises(RuntimeError, match="says it installed"):
+        check_installed(none, tiny_model)  # the closed book declares nothing, yet an adapter is on
+    unload_adapters(tiny_model)

@@ -80,6 +80,8 @@ def test_perf_measures_everything_and_derives_every_ratio_and_target(tiny_perf):
     # the profiled step: its matmuls took part of a step and did real work; every profiled second has a category
     step = measures["lora_step"]
     assert measures["lora_step_matmul"]["value"] > 0 and measures["lora_step_matmul_speed"]["value"] > 0
+    share = next(r for r in tiny_perf["ratios"] if r["name"] == "lora_step_matmul_share")
+    assert share["value"] == pytest.approx(measures["lora_step_matmul"]["value"] / step["value"])
     by_category = step["details"]["profiled_seconds_by_category"]
     assert sum(by_category.values()) == pytest.approx(step["details"]["profiled_step_seconds"], rel=0.05)
     assert by_category["matmul"] == measures["lora_step_matmul"]["value"] < step["details"]["profiled_step_seconds"]

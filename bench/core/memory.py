@@ -216,6 +216,13 @@ class Memory(ABC):
         """What writing cost and what keeping the memory costs; a memory that holds nothing costs nothing."""
         return Footprint()
 
+    def installed(self) -> Mapping[str, Path]:
+        """The adapters the last write (or update) put on the model, peft name -> saved folder:
+        what `bench.model.adapters.bare_model` takes out when the evaluation ends. Empty for a
+        memory that keeps text or an index (its `footprint` says what it keeps) or reads its
+        adapters from disk per query; merges built from installed adapters are not listed."""
+        return {}
+
 
 def build_registry(classes: Iterable[type[Memory]]) -> Mapping[str, type[Memory]]:
     """Name -> class, refusing two backends with one name."""

@@ -1,5 +1,6 @@
-"""The one path that evaluates a memory: seed, write (and, on an update task, update), read the
-task through lm-eval, ask the retention probe, take the adapters out. A run (`bench.run.runner`) and a reproduction
+"""The one path that evaluates a memory: seed, write (and, on an update task, update), check that
+the adapters on the model are those the memory says it installed, read the task through lm-eval,
+ask the retention probe, take the adapters out. A run (`bench.run.runner`) and a reproduction
 (`bench.board.reproduce`) both go through it, so a rerun reads exactly as the run did.
 """
 
@@ -11,7 +12,7 @@ from typing import Any
 from bench.answer.lm import MemoryLM, ReadLog, evaluate
 from bench.answer.reader import Reader
 from bench.core.memory import Corpus, Footprint, LoadedModel, Memory
-from bench.model.adapters import bare_model
+from bench.model.adapters import MERGES, bare_model, loaded_adapters
 from bench.model.cost import PeakMemory
 from bench.run.memories import make_memory
 from bench.run.retention import ask_probe
@@ -87,6 +88,7 @@ def evaluate_memory(
         transformers.set_seed(how.seed)
         with PeakMemory() as write_cost:
             memory.write(previous or corpus, lm)
+        check_installed(memory, lm)
         if previous is None:
             return read(write_cost)
         written = memory.footprint()
@@ -94,7 +96,19 @@ def evaluate_memory(
         transformers.set_seed(how.seed)
         with PeakMemory() as update_cost:
             changed = memory.update(previous, corpus, lm)
+        check_installed(memory, lm)
         return read(write_cost, written, Update(changed, update_cost))
+
+
+def check_installed(memory: Memory, lm: LoadedModel) -> None:
+    """The adapters on the model are the ones the memory says it installed (and merges of them):
+    what `bare_model` takes out at the end is then exactly what the write put in."""
+    loaded, installed = set(loaded_adapters(lm)), set(memory.installed())
+    stray = sorted(a for a in loaded - installed if not any(a.startswith(f"{m}-") for m in MERGES))
+    if installed - loaded or stray:
+        raise RuntimeError(
+            f"memory {memory.name} says it installed {sorted(installed)}, but the model holds {sorted(loaded)}"
+        )
 
 
 def base_probe(lm: LoadedModel, manager: Any, how: Reading) -> tuple[list[str], list[float], str]:

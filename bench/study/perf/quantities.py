@@ -110,6 +110,13 @@ def ratios_for(cfg: PerfConfig) -> list[Ratio]:
         Ratio("lora_bf16_speedup", "LoRA bf16 / fp32, FLOP/s on lines", "lora_lines_bf16", "lora_lines_fp32"),
         Ratio("lora_bf16_mfu", "LoRA MFU in bf16, against the bf16 peak", "lora_lines_bf16", "peak_bf16", "of peak"),
         Ratio(
+            "lora_step_matmul_share",
+            "LoRA step on lines: its matmuls' share of it",
+            "lora_step_matmul",
+            "lora_step",
+            "of the step",
+        ),
+        Ratio(
             "lora_step_matmul_efficiency",
             "LoRA step on lines: the matmuls' own speed / peak",
             "lora_step_matmul_speed",
