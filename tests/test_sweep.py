@@ -184,3 +184,41 @@ def test_cells_run_in_the_files_order(tmp_path, monkeypatch):
     text = "name: x\ntasks: [kmb_phonebook_1k]\nmemories: [none, {memory: icl, chat_template: true}, rag]\n"
     sweep_module.run_sweep(load_sweep(write_grid(tmp_path, text)), RunSettings(out=tmp_path))
     assert ran == [(False, "none"), (True, "icl"), (False, "rag")]
+
+
+def test_resume_from_adopts_committed_records_and_overwrites_nothing(tiny_model_dir, tmp_path, monkeypatch):
+    """A fresh clone resumes a committed grid: the committed runs are skipped, not retrained."""
+    text = f"name: x\nmodels: [{tiny_model_dir}]\ntasks: [kmb_phonebook_1k]\nlimit: 2\nmemories: [none, icl]\n"
+    committed = tmp_path / "committed"
+    run_sweep(load_sweep(write_grid(tmp_path, text)), RunSettings(out=committed, forgetting=False))
+    [kept, lost] = sorted(find_records(committed))
+    lost.with_name(lost.stem + ".samples.jsonl").unlink()  # a record without its samples is not finished
+
+    out = tmp_path / "fresh"
+    mine = out / kept.relative_to(committed)
+    mine.parent.mkdir(parents=True)
+    mine.write_text("mine")  # a record already in --out stays as it is
+    ran = []
+
+    def stops(*args, **kwargs):
+        ran.append(args[3].name)  # the memory
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench.run.runner, "run_one", stops)
+    resumed = write_grid(tmp_path, text + f"resume_from: [{committed}]\n")
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(load_sweep(resumed), RunSettings(out=out, forgetting=False))
+    assert mine.read_text() == "mine"
+    assert not (out / lost.relative_to(committed)).exists()
+    assert len(ran) == 1  # the record without samples is the run that runs again
+
+
+def test_resume_from_adopts_every_finished_record(tiny_model_dir, tmp_path, monkeypatch):
+    text = f"name: x\nmodels: [{tiny_model_dir}]\ntasks: [kmb_phonebook_1k]\nlimit: 2\nmemories: [none, icl]\n"
+    committed = tmp_path / "committed"
+    first = run_sweep(load_sweep(write_grid(tmp_path, text)), RunSettings(out=committed, forgetting=False))
+    monkeypatch.setattr(bench.run.runner, "run_one", lambda *a, **k: pytest.fail("a committed run was retrained"))
+    resumed = write_grid(tmp_path, text + f"resume_from: [{committed}, {tmp_path / 'absent'}]\n")
+    result = run_sweep(load_sweep(resumed), RunSettings(out=tmp_path / "fresh", forgetting=False))
+    assert sorted(r.run.run_id for r in result.records) == sorted(r.run.run_id for r in first.records)
+    assert len(find_records(tmp_path / "fresh")) == 2

@@ -17,6 +17,10 @@ written twice. Example:
       - {memory: lora, profile: study, chat_template: true, grid: {rank: [2, 8]}}  # alpha = rank, chat lines
       - {memory: icl, limit: 4}                      # its runs ask only the first 4 questions of each task
 
+A sweep's `resume_from` names folders of committed records (another sweep's `--out`, such as
+`leaderboard/reference/study-cpu-grid`): their records are copied into `--out` where absent
+before the first run, so a fresh clone resumes the committed grid instead of retraining it.
+
 An entry's `limit` replaces the sweep's: its runs are the runs `kmbench run --limit N` makes (the
 limit is in the run id and the record), so they are partial rows, never ranked on the board.
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +47,8 @@ from bench.run.memories import memory_label
 from bench.run.record import RunRecord
 from bench.run.runner import Plan, RunSettings, execute, plan
 from bench.study.executors import EXECUTORS, Cell, Resources, SweepResult, import_ray, run_on_ray
+
+log = logging.getLogger(__name__)
 
 
 def is_positive_int(value: Any) -> bool:
@@ -98,6 +105,7 @@ class Sweep:
     seeds: tuple[int, ...] = (0,)
     limit: int | None = None
     forgetting: bool = True  # ask the forgetting probe after adapter runs
+    resume_from: tuple[str, ...] = ()  # folders of committed records that count as done (copied into --out)
 
     def __post_init__(self) -> None:
         check(bool(self.name), "a sweep needs a name")
@@ -106,6 +114,7 @@ class Sweep:
         check(bool(self.models), "models must not be empty")
         check(bool(self.seeds), "seeds must not be empty")
         check(self.limit is None or is_positive_int(self.limit), "limit must be a positive integer")
+        check(all(isinstance(f, str) and f for f in self.resume_from), "resume_from is a list of folders")
 
     def cells(self) -> list[GridCell]:
         """Every cell of the grid; each runs on each of its tasks."""
@@ -192,7 +201,7 @@ def sweep_from_mapping(data: Mapping[str, Any], where: str) -> Sweep:
     """A validated Sweep from a file's mapping (what `load_sweep` and selection files share)."""
     entries = tuple(memory_entry(m, f"{where}: memories[{i}]") for i, m in enumerate(data["memories"]))
     values = {**data, "memories": entries}
-    for key in ("tasks", "models", "seeds"):
+    for key in ("tasks", "models", "seeds", "resume_from"):
         if key in values:
             values[key] = tuple(values[key]) if isinstance(values[key], list) else (values[key],)
     return parse_config(Sweep, values, where=where)
@@ -200,6 +209,30 @@ def sweep_from_mapping(data: Mapping[str, Any], where: str) -> Sweep:
 
 def load_sweep(path: Path) -> Sweep:
     return sweep_from_mapping(read_grid_file(path, "sweep"), str(path))
+
+
+def adopt_records(sources: tuple[str, ...], out: Path) -> int:
+    """Copy each source's finished records (a record and its samples) into `out` where `out` has no
+    file of that name; nothing is overwritten. Returns how many records were adopted."""
+    import shutil
+
+    adopted = 0
+    for source in map(Path, sources):
+        if not (source / "records").is_dir():
+            log.warning("resume_from %s: no records/ folder there; its runs are not counted as done", source)
+            continue
+        for record in sorted((source / "records").rglob("*.json")):
+            samples = record.with_name(record.stem + ".samples.jsonl")
+            target = out / record.relative_to(source)
+            if target.exists() or not samples.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(samples, target.with_name(samples.name))  # samples first, as save_record writes
+            shutil.copyfile(record, target)
+            adopted += 1
+    if adopted:
+        log.warning("resume_from: %d finished record(s) copied into %s; their runs are skipped", adopted, out)
+    return adopted
 
 
 def run_sweep(
@@ -226,6 +259,7 @@ def run_sweep(
         import_ray()  # missing: one line, before any planning
     if models:  # `--models` on the command line replaces the file's
         sweep = dataclasses.replace(sweep, models=models)
+    adopt_records(sweep.resume_from, base.out)
     # consecutive cells of one setting share a model load; cells run in the file's order, so an entry
     # written last (an expensive extra) runs last even when its settings match an early one's
     groups: list[tuple[tuple, list[tuple[str, dict[str, Any], Resources]]]] = []
