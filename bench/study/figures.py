@@ -86,7 +86,7 @@ def capacity_figure(agg: pd.DataFrame) -> plt.Figure | None:
         ax.set_xticks(ticks, [f"{int(t):,}" for t in ticks], fontsize=8)
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set(xlabel="knowledge size (corpus tokens, log2)", ylabel="score (%)", ylim=(-5, 105))
-        ax.set_title(f"{where}: LoRA capacity, ICL and RAG dashed (dotted: tau)", fontsize=10)
+        ax.set_title(f"{where}\nLoRA capacity, ICL and RAG dashed (dotted: tau)", fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     return fig
