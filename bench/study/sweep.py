@@ -44,7 +44,7 @@ from bench.core.config import DEFAULT_MODEL, check, parse_config
 from bench.core.errors import UserError
 from bench.core.memory import ANSWER_TURNS
 from bench.run.memories import memory_label
-from bench.run.record import RunRecord
+from bench.run.record import RunRecord, find_records, samples_path_for
 from bench.run.runner import Plan, RunSettings, execute, plan
 from bench.study.executors import EXECUTORS, Cell, Resources, SweepResult, import_ray, run_on_ray
 
@@ -221,10 +221,10 @@ def adopt_records(sources: tuple[str, ...], out: Path) -> int:
         if not (source / "records").is_dir():
             log.warning("resume_from %s: no records/ folder there; its runs are not counted as done", source)
             continue
-        for record in sorted((source / "records").rglob("*.json")):
-            samples = record.with_name(record.stem + ".samples.jsonl")
+        for record in find_records(source / "records"):
+            samples = samples_path_for(record)
             target = out / record.relative_to(source)
-            if target.exists() or not samples.exists():
+            if target.exists() or samples is None:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(samples, target.with_name(samples.name))  # samples first, as save_record writes
