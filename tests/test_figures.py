@@ -106,6 +106,7 @@ def test_figures_from_a_real_sweep(tiny_model_dir, tmp_path):
         "capacity_heatmap",
         "context_budget",
         "multilora_bars",
+        "t_max_vs_rank",
         "efficiency_vs_rank",
         "format_bars",
     )

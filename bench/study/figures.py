@@ -291,10 +291,11 @@ def write_figures(records_root: Path, folder: Path) -> list[Path]:
     written += memory_bars(agg, folder) + format_bars(agg, folder)
     if len(cap):
 
-        def efficiencies(fam: str) -> list[str]:
-            return [f"efficiency@{t:g}" for t in families[fam].taus]
+        def at_each_tau(column: str) -> Callable[[str], list[str]]:
+            return lambda fam: [f"{column}@{t:g}" for t in families[fam].taus]
 
-        written += per_rank(cap, folder, "efficiency_vs_rank", efficiencies, "T_max / trainable params")
+        written += per_rank(cap, folder, "t_max_vs_rank", at_each_tau("T_max"), "T_max (corpus tokens)")
+        written += per_rank(cap, folder, "efficiency_vs_rank", at_each_tau("efficiency"), "T_max / trainable params")
         if cap["bits_per_param"].notna().any():
             written += per_rank(cap, folder, "bits_per_param_vs_rank", lambda f: ["bits_per_param"], "bits / param")
     tables = {"scores": summary_table(agg)} | ({"capacity": cap.round(6)} if len(cap) else {})
