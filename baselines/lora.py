@@ -613,6 +613,9 @@ class LoRAMemory(Memory):
     def installed(self) -> Mapping[str, Path]:
         return {ADAPTER: self.folder}
 
+    def training_log(self) -> Mapping[str, Any] | None:
+        return self._log
+
     def footprint(self) -> Footprint:
         """Training cost from the adapter's log, so a cached adapter reports what it cost to build."""
         return adapter_footprint([self._log], [self.folder], self._n_base, self._cached)

@@ -109,6 +109,7 @@ def test_figures_from_a_real_sweep(tiny_model_dir, tmp_path):
         "t_max_vs_rank",
         "efficiency_vs_rank",
         "format_bars",
+        "loss_curves",
     )
     for name in names:
         for suffix in (".png", ".pdf"):
@@ -116,6 +117,31 @@ def test_figures_from_a_real_sweep(tiny_model_dir, tmp_path):
     tables = (figures / "tables.md").read_text()
     assert "T_max@0.95" in tables and "| kmb_phonebook_1k | icl " in tables
     assert r"\begin{tabular}" in (figures / "tables.tex").read_text()
+    # every LoRA run wrote its losses beside the records; the closed book and ICL train nothing
+    assert {p.name.split("-")[1] for p in (out / "train_logs").glob("*.json")} == {"lora"}
+    assert len(list((out / "train_logs").glob("kmb_phonebook_2k-lora-*.json"))) == 4  # ranks 2, 4 x seeds 0, 1
+
+
+def test_a_bad_train_log_is_left_out_of_the_loss_curves_with_a_warning(tmp_path, caplog):
+    from bench.study.figures import loss_curves, read_train_log
+
+    logs = tmp_path / "train_logs"
+    logs.mkdir()
+    (logs / "kmb_phonebook_1k-lora-a.json").write_text('{"losses": [2.0, 1.0, 0.5], "steps": 6}')
+    (logs / "kmb_phonebook_1k-lora-b.json").write_text('{"losses": [1.0, NaN], "steps": 4}')
+    (logs / "kmb_phonebook_2k-lora-c.json").write_text("{not json")
+    frame = pd.DataFrame(
+        {
+            "task": ["kmb_phonebook_1k", "kmb_phonebook_1k", "kmb_phonebook_1k", "kmb_phonebook_2k"],
+            "memory": ["lora(rank=2)", "lora(rank=2)", "lora(rank=4)", "lora(rank=2)"],
+            "run_id": ["lora-a", "lora-a2", "lora-b", "lora-c"],  # lora-a2: the same adapter's second read
+        }
+    )
+    assert read_train_log(logs / "kmb_phonebook_1k-lora-a.json") == ([2.0, 1.0, 0.5], 6)
+    assert [p.name for p in loss_curves(frame, tmp_path, tmp_path)] == ["loss_curves.png", "loss_curves.pdf"]
+    assert "lora-b.json: not a train log (a loss is not a finite number)" in caplog.text
+    assert "lora-c.json: not a train log" in caplog.text
+    assert loss_curves(frame.iloc[2:], tmp_path, tmp_path / "none") == []  # only bad logs: no figure
 
 
 def test_the_study_sizes_have_capacities_on_the_study_scorer():

@@ -217,8 +217,15 @@ def test_resume_from_adopts_every_finished_record(tiny_model_dir, tmp_path, monk
     text = f"name: x\nmodels: [{tiny_model_dir}]\ntasks: [kmb_phonebook_1k]\nlimit: 2\nmemories: [none, icl]\n"
     committed = tmp_path / "committed"
     first = run_sweep(load_sweep(write_grid(tmp_path, text)), RunSettings(out=committed, forgetting=False))
+    (committed / "train_logs").mkdir()
+    (committed / "train_logs" / "t-lora-1.json").write_text("committed")  # an adopted write's loss curve
+    (committed / "train_logs" / "t-lora-2.json").write_text("committed")
+    (tmp_path / "fresh" / "train_logs").mkdir(parents=True)
+    (tmp_path / "fresh" / "train_logs" / "t-lora-2.json").write_text("mine")
     monkeypatch.setattr(bench.run.runner, "run_one", lambda *a, **k: pytest.fail("a committed run was retrained"))
     resumed = write_grid(tmp_path, text + f"resume_from: [{committed}, {tmp_path / 'absent'}]\n")
     result = run_sweep(load_sweep(resumed), RunSettings(out=tmp_path / "fresh", forgetting=False))
     assert sorted(r.run.run_id for r in result.records) == sorted(r.run.run_id for r in first.records)
     assert len(find_records(tmp_path / "fresh")) == 2
+    logs = tmp_path / "fresh" / "train_logs"
+    assert [(logs / n).read_text() for n in ("t-lora-1.json", "t-lora-2.json")] == ["committed", "mine"]

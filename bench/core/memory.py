@@ -216,6 +216,12 @@ class Memory(ABC):
         """What writing cost and what keeping the memory costs; a memory that holds nothing costs nothing."""
         return Footprint()
 
+    def training_log(self) -> Mapping[str, Any] | None:
+        """The last write's training log (its mean loss per epoch, `losses`, over `steps` steps),
+        saved beside the records for the figures' loss curves: what a score of 0 alone cannot say
+        is whether training converged. None for a memory that trains no single adapter."""
+        return None
+
     def installed(self) -> Mapping[str, Path]:
         """The adapters the last write (or update) put on the model, peft name -> saved folder:
         what `bench.model.adapters.bare_model` takes out when the evaluation ends. Empty for a

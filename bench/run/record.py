@@ -281,6 +281,12 @@ def record_paths(out: Path, task: str, model_slug: str, run_id: str) -> tuple[Pa
     return folder / f"{run_id}.json", folder / f"{run_id}.samples.jsonl"
 
 
+def train_log_path(out: Path, task: str, run_id: str) -> Path:
+    """`<out>/train_logs/<task>-<run_id>.json`: a trained memory's per-epoch losses, kept beside
+    the records (not in them: a record's schema is the leaderboard's) for the loss-curve figure."""
+    return out / "train_logs" / f"{task}-{run_id}.json"
+
+
 def save_record(record: RunRecord, samples: list[dict[str, Any]], record_path: Path, samples_path: Path) -> None:
     """Samples first, record last: a record on disk always has its samples beside it."""
     write_atomic(samples_path, "".join(json.dumps(s, sort_keys=True, default=str) + "\n" for s in samples))

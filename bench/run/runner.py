@@ -7,6 +7,7 @@ written; `execute` then runs the plan, skipping runs whose record already exists
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +46,8 @@ from bench.run.record import (
     load_record,
     record_paths,
     save_record,
+    train_log_path,
+    write_atomic,
 )
 from bench.run.retention import forgetting
 
@@ -164,6 +167,8 @@ def run_or_load(lm: LoadedModel, p: Plan, spec: TaskSpec, memory: Memory, comman
     log.warning("%s / %s: running", spec.name, memory_label(memory))
     record, samples = run_one(lm, p, spec, memory, rid, command, shared)
     save_record(record, samples, record_path, samples_path)
+    if (training := memory.training_log()) is not None:
+        write_atomic(train_log_path(s.out, spec.name, rid), json.dumps(training, indent=1))
     return record
 
 

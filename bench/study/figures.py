@@ -9,6 +9,9 @@ the score it draws: the context-budget figure's flat lines are memories at their
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +26,7 @@ import pandas as pd
 from bench.core.metrics import arrow
 from bench.report.directions import directions_for
 from bench.report.tables import load_table
+from bench.run.record import train_log_path
 from bench.study.capacity import (
     ANCHOR_BITS_PER_PARAM,
     aggregate,
@@ -30,7 +34,10 @@ from bench.study.capacity import (
     capacity_families,
     capacity_series,
     context_series,
+    family,
 )
+
+log = logging.getLogger(__name__)
 
 
 def save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
@@ -251,6 +258,51 @@ def format_bars(agg: pd.DataFrame, folder: Path) -> list[Path]:
     return save(fig, folder, "format_bars")
 
 
+def read_train_log(path: Path) -> tuple[list[float], int] | None:
+    """(mean loss per epoch, optimizer steps) from a train log, or None (with a warning) when the
+    file is not one: a figure is never lost to one bad file."""
+    try:
+        data = json.loads(path.read_text())
+        losses, steps = data["losses"], data["steps"]
+        if not (isinstance(steps, int) and steps > 0 and isinstance(losses, list) and 0 < len(losses) <= steps):
+            raise ValueError("losses is a list of at most `steps` epochs, steps a positive integer")
+        values = [float(v) for v in losses]
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("a loss is not a finite number")
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        log.warning("%s: not a train log (%s); left out of the loss curves", path, err)
+        return None
+    return values, steps
+
+
+def loss_curves(frame: pd.DataFrame, records_root: Path, folder: Path) -> list[Path]:
+    """Each trained memory's mean loss per epoch against its optimizer steps, one panel per task
+    family, from the train logs its runs wrote (`train_logs/`). A score of 0 alone cannot tell a
+    write that did not converge from knowledge stored but not said; the curves can. An adapter
+    read twice (both answer turns) is one line."""
+    curves: dict[str, list[tuple[str, list[float], int]]] = {}
+    drawn: set[tuple[str, str]] = set()
+    for row in frame.sort_values(["task", "memory", "run_id"]).itertuples():
+        key, path = (str(row.task), str(row.memory)), train_log_path(records_root, str(row.task), str(row.run_id))
+        if key in drawn or not path.is_file() or (read := read_train_log(path)) is None:
+            continue
+        drawn.add(key)
+        curves.setdefault(family(key[0]), []).append((f"{key[0]} {short(key[1])}", *read))
+    if not curves:
+        return []
+    fig, axes = panels(len(curves), width=6.0)
+    for ax, (fam, lines) in zip(axes, sorted(curves.items()), strict=True):
+        for label, losses, steps in lines:
+            per_epoch = math.ceil(steps / len(losses))
+            ends = [min((i + 1) * per_epoch, steps) for i in range(len(losses))]
+            ax.plot(ends, losses, marker=".", markersize=3, label=label)
+        ax.set_yscale("log")
+        ax.set(xlabel="optimizer step (each point: an epoch's mean)", ylabel="training loss (log)", title=fam)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    return save(fig, folder, "loss_curves")
+
+
 def short(label: str) -> str:
     """Memory labels without the training fields every row shares."""
     for noise in ("batch_size=4,", "epochs=1,", "epochs=10,", "total_rank=32,", ",total_rank=32"):
@@ -288,7 +340,7 @@ def write_figures(records_root: Path, folder: Path) -> list[Path]:
     cap, families = capacity(agg), capacity_families()
     folder.mkdir(parents=True, exist_ok=True)
     written = capacity_curves(agg, folder) + capacity_heatmap(agg, folder) + context_budget_curves(agg, folder)
-    written += memory_bars(agg, folder) + format_bars(agg, folder)
+    written += memory_bars(agg, folder) + format_bars(agg, folder) + loss_curves(frame, records_root, folder)
     if len(cap):
 
         def at_each_tau(column: str) -> Callable[[str], list[str]]:

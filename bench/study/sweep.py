@@ -212,8 +212,8 @@ def load_sweep(path: Path) -> Sweep:
 
 
 def adopt_records(sources: tuple[str, ...], out: Path) -> int:
-    """Copy each source's finished records (a record and its samples) into `out` where `out` has no
-    file of that name; nothing is overwritten. Returns how many records were adopted."""
+    """Copy each source's finished records (a record and its samples) and its train logs into `out`
+    where `out` has no file of that name; nothing is overwritten. Returns how many records were adopted."""
     import shutil
 
     adopted = 0
@@ -230,6 +230,11 @@ def adopt_records(sources: tuple[str, ...], out: Path) -> int:
             shutil.copyfile(samples, target.with_name(samples.name))  # samples first, as save_record writes
             shutil.copyfile(record, target)
             adopted += 1
+        for train_log in sorted((source / "train_logs").glob("*.json")):  # the adopted writes' loss curves
+            target = out / "train_logs" / train_log.name
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(train_log, target)
     if adopted:
         log.warning("resume_from: %d finished record(s) copied into %s; their runs are skipped", adopted, out)
     return adopted
