@@ -122,23 +122,30 @@ def test_figures_from_a_real_sweep(tiny_model_dir, tmp_path):
     assert len(list((out / "train_logs").glob("kmb_phonebook_2k-lora-*.json"))) == 4  # ranks 2, 4 x seeds 0, 1
 
 
-def test_a_bad_train_log_is_left_out_of_the_loss_curves_with_a_warning(tmp_path, caplog):
-    from bench.study.figures import loss_curves, read_train_log
+def test_loss_curves_draw_an_adapter_once_leave_bad_logs_out_and_redraw_the_same_bytes(tmp_path, caplog):
+    from bench.study.figures import loss_curves, loss_lines, read_train_log
 
     logs = tmp_path / "train_logs"
     logs.mkdir()
-    (logs / "kmb_phonebook_1k-lora-a.json").write_text('{"losses": [2.0, 1.0, 0.5], "steps": 6}')
+    for run in ("lora-a", "lora-a2"):  # one adapter, read in the assistant turn and in the user turn
+        (logs / f"kmb_phonebook_1k-{run}.json").write_text('{"losses": [2.0, 1.0, 0.5], "steps": 6}')
     (logs / "kmb_phonebook_1k-lora-b.json").write_text('{"losses": [1.0, NaN], "steps": 4}')
     (logs / "kmb_phonebook_2k-lora-c.json").write_text("{not json")
     frame = pd.DataFrame(
         {
             "task": ["kmb_phonebook_1k", "kmb_phonebook_1k", "kmb_phonebook_1k", "kmb_phonebook_2k"],
-            "memory": ["lora(rank=2)", "lora(rank=2)", "lora(rank=4)", "lora(rank=2)"],
-            "run_id": ["lora-a", "lora-a2", "lora-b", "lora-c"],  # lora-a2: the same adapter's second read
+            "model": ["tiny"] * 4,
+            "memory": ["lora(rank=2)", "lora(rank=2) [user turn]", "lora(rank=4)", "lora(rank=2)"],
+            "answer_turn": ["assistant", "user", "assistant", "assistant"],
+            "run_id": ["lora-a", "lora-a2", "lora-b", "lora-c"],
         }
     )
     assert read_train_log(logs / "kmb_phonebook_1k-lora-a.json") == ([2.0, 1.0, 0.5], 6)
+    assert loss_lines(frame, tmp_path) == {"kmb_phonebook": [("kmb_phonebook_1k lora(rank=2)", [2.0, 1.0, 0.5], 6)]}
     assert [p.name for p in loss_curves(frame, tmp_path, tmp_path)] == ["loss_curves.png", "loss_curves.pdf"]
+    (tmp_path / "again").mkdir()
+    for again in loss_curves(frame, tmp_path, tmp_path / "again"):  # redrawn: the same bytes, PDF included
+        assert again.read_bytes() == (tmp_path / again.name).read_bytes() and b"/CreationDate" not in again.read_bytes()
     assert "lora-b.json: not a train log (a loss is not a finite number)" in caplog.text
     assert "lora-c.json: not a train log" in caplog.text
     assert loss_curves(frame.iloc[2:], tmp_path, tmp_path / "none") == []  # only bad logs: no figure

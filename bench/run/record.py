@@ -198,8 +198,7 @@ class RunRecord:
     def label(self) -> str:
         """The memory's label as tables show it: marked when answers were read in the user turn,
         which asks another question (can the model complete the line it was trained on)."""
-        turn = self.model.answer_turn
-        return self.memory.label if turn == "assistant" else f"{self.memory.label} [{turn} turn]"
+        return self.memory.label + turn_mark(self.model.answer_turn)
 
     def flatten(self) -> dict[str, Any]:
         """One table row: identifying columns, each metric with its stderr, every cost field."""
@@ -229,6 +228,11 @@ class RunRecord:
         row["probed"] = self.forgetting is not None  # carries the probe (its retention may still be None)
         row["oracle"] = reads_gold(self.memory.config)
         return row
+
+
+def turn_mark(answer_turn: str) -> str:
+    """What a memory's label gains when its answers were read in another turn than the assistant's."""
+    return "" if answer_turn == "assistant" else f" [{answer_turn} turn]"
 
 
 def reads_gold(config: Any) -> bool:

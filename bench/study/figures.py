@@ -26,7 +26,7 @@ import pandas as pd
 from bench.core.metrics import arrow
 from bench.report.directions import directions_for
 from bench.report.tables import load_table
-from bench.run.record import train_log_path
+from bench.run.record import train_log_path, turn_mark
 from bench.study.capacity import (
     ANCHOR_BITS_PER_PARAM,
     aggregate,
@@ -41,10 +41,13 @@ log = logging.getLogger(__name__)
 
 
 def save(fig: plt.Figure, folder: Path, name: str) -> list[Path]:
+    """PNG and PDF; the PDF without its creation date, so a figure redrawn from the same records is
+    the same file and a commit of redrawn figures shows only the ones that changed."""
     fig.tight_layout()
     paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
     for path in paths:
-        fig.savefig(path, dpi=130, bbox_inches="tight")
+        metadata = {"CreationDate": None} if path.suffix == ".pdf" else None
+        fig.savefig(path, dpi=130, bbox_inches="tight", metadata=metadata)
     plt.close(fig)
     return paths
 
@@ -275,19 +278,30 @@ def read_train_log(path: Path) -> tuple[list[float], int] | None:
     return values, steps
 
 
-def loss_curves(frame: pd.DataFrame, records_root: Path, folder: Path) -> list[Path]:
-    """Each trained memory's mean loss per epoch against its optimizer steps, one panel per task
-    family, from the train logs its runs wrote (`train_logs/`). A score of 0 alone cannot tell a
-    write that did not converge from knowledge stored but not said; the curves can. An adapter
-    read twice (both answer turns) is one line."""
+def loss_lines(frame: pd.DataFrame, records_root: Path) -> dict[str, list[tuple[str, list[float], int]]]:
+    """The loss curves' lines by task family: (label, mean loss per epoch, optimizer steps) for each
+    trained memory whose run wrote a train log. An adapter read twice (both answer turns) is one
+    line, labelled as the assistant-turn read."""
     curves: dict[str, list[tuple[str, list[float], int]]] = {}
-    drawn: set[tuple[str, str]] = set()
+    drawn: set[tuple[str, str, str]] = set()
+    many_models = frame["model"].nunique() > 1
     for row in frame.sort_values(["task", "memory", "run_id"]).itertuples():
-        key, path = (str(row.task), str(row.memory)), train_log_path(records_root, str(row.task), str(row.run_id))
+        adapter = str(row.memory).removesuffix(turn_mark(str(row.answer_turn)))
+        key = (str(row.task), str(row.model), adapter)
+        path = train_log_path(records_root, str(row.task), str(row.run_id))
         if key in drawn or not path.is_file() or (read := read_train_log(path)) is None:
             continue
         drawn.add(key)
-        curves.setdefault(family(key[0]), []).append((f"{key[0]} {short(key[1])}", *read))
+        model = f" ({row.model})" if many_models else ""
+        curves.setdefault(family(key[0]), []).append((f"{key[0]} {short(adapter)}{model}", *read))
+    return curves
+
+
+def loss_curves(frame: pd.DataFrame, records_root: Path, folder: Path) -> list[Path]:
+    """Each trained memory's mean loss per epoch against its optimizer steps, one panel per task
+    family. A score of 0 alone cannot tell a write that did not converge from knowledge stored
+    but not said; the curves can."""
+    curves = loss_lines(frame, records_root)
     if not curves:
         return []
     fig, axes = panels(len(curves), width=6.0)
