@@ -56,6 +56,10 @@ LOGITS_CAP_BYTES = 2 * 2**30
 # kmb_paperqa_longdoc's 15 introductions once went past 22 GB.
 MEMORY_CAP_BYTES = 8 * 10**9
 RUNTIME_BYTES = 12 * 10**8  # python, torch, the tokenizer and lm-eval beside the weights (a run's RSS)
+# Deep context distillation keeps the frozen teacher's outputs (logits and hidden states at the
+# learned tokens) of the first examples up to this many bytes, computed once; the rest are
+# recomputed in every batch. PhoneBook 1K in the study's layout needs about 0.6 GB.
+TEACHER_CACHE_BYTES = 2 * 10**9
 # A batch whose right padding would make one forward compute more than this many times its own
 # tokens is cut into length groups. Batches of one kind of text (lines, QA pairs, pages) stay
 # under it, so every committed row trains exactly as before.
@@ -349,30 +353,95 @@ def batch_loss(
     return total, tokens
 
 
-def distill_batch(
+@dataclass(frozen=True)
+class Taught:
+    """The teacher's outputs at one example's learned tokens: the student's targets."""
+
+    logits: torch.Tensor
+    hidden: list[torch.Tensor]
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in [self.logits, *self.hidden])
+
+
+def teach(
     peft_model: Any, batch: Sequence[Example], pad_id: int, device: Any, cfg: LoRAConfig
+) -> tuple[list[Taught], int]:
+    """The teacher (the adapter off, each example's context read first) on a batch: its outputs at
+    each example's learned tokens, and the tokens it read."""
+    teacher = collate([replace(e, prompt_ids=e.context_ids + e.prompt_ids) for e in batch], pad_id, device)
+    with torch.no_grad(), peft_model.disable_adapter(), forward_precision(device, cfg.precision):
+        out = peft_model(teacher["input_ids"], attention_mask=teacher["attention_mask"], output_hidden_states=True)
+    at = teacher["labels"] != -100
+    taught = [
+        Taught(out.logits[row][at[row]], [h[row][at[row]] for h in out.hidden_states])  # indexing copies
+        for row in range(len(batch))
+    ]
+    return taught, int(teacher["attention_mask"].sum())
+
+
+def teacher_is_fixed(model: torch.nn.Module) -> bool:
+    """Whether the teacher gives the same outputs at every step: the base model drops nothing out in
+    training (the adapter, the only part that trains, is off while it teaches)."""
+    if getattr(getattr(model, "config", None), "attention_dropout", 0.0):
+        return False
+    return not any(
+        isinstance(m, torch.nn.Dropout) and m.p > 0 and "lora_" not in name for name, m in model.named_modules()
+    )
+
+
+def cache_teacher(
+    peft_model: Any, examples: Sequence[Example], pad_id: int, device: Any, cfg: LoRAConfig, limit: float
+) -> tuple[dict[int, Taught], int]:
+    """The teacher's outputs for the first examples that fit in `limit` bytes, each read alone (no
+    padding, so the same whatever batch it lands in), and the tokens it read. The study's trainer
+    (src/trainers/dcd_trainer.py) recomputes them every step; a frozen teacher without dropout gives
+    the same numbers, so computing them once cuts a step to about a next-token step's cost."""
+    cached: dict[int, Taught] = {}
+    if limit <= 0 or not teacher_is_fixed(peft_model):
+        return cached, 0
+    used, read = 0, 0
+    for i in tqdm(range(len(examples)), desc="dcd teacher", unit="example", leave=False):
+        [taught], tokens = teach(peft_model, [examples[i]], pad_id, device, cfg)
+        if used + taught.bytes > limit:
+            break
+        cached[i], used, read = taught, used + taught.bytes, read + tokens
+    return cached, read
+
+
+def distill_batch(
+    peft_model: Any,
+    batch: Sequence[Example],
+    pad_id: int,
+    device: Any,
+    cfg: LoRAConfig,
+    cached: Sequence[Taught | None] = (),
 ) -> tuple[float, int, int]:
     """Backpropagate deep context distillation on one batch; (the loss, student tokens, teacher tokens).
 
-    The teacher is the same model with the adapter off, reading each example's context first; the
-    loss compares the two on the example's learned tokens, which sit in the same order in both."""
+    The loss compares the student and the teacher on the example's learned tokens, which sit in the
+    same order in both; `cached` holds the teacher's outputs already known (None: taught now)."""
+    known = list(cached) or [None] * len(batch)
+    missing = [i for i, t in enumerate(known) if t is None]
+    taught, read = teach(peft_model, [batch[i] for i in missing], pad_id, device, cfg) if missing else ([], 0)
+    for i, t in zip(missing, taught, strict=True):
+        known[i] = t
+    teacher = [t for t in known if t is not None]
     student = collate(batch, pad_id, device)
-    teacher = collate([replace(e, prompt_ids=e.context_ids + e.prompt_ids) for e in batch], pad_id, device)
-    with torch.no_grad(), peft_model.disable_adapter(), forward_precision(device, cfg.precision):
-        taught = peft_model(teacher["input_ids"], attention_mask=teacher["attention_mask"], output_hidden_states=True)
     with forward_precision(device, cfg.precision):
         learned = peft_model(student["input_ids"], attention_mask=student["attention_mask"], output_hidden_states=True)
-    t_at, s_at = teacher["labels"] != -100, student["labels"] != -100
+    s_at = student["labels"] != -100
     loss, _, _ = distill_loss(
-        taught.logits[t_at],
+        torch.cat([t.logits for t in teacher]),
         learned.logits[s_at],
-        [h[t_at] for h in taught.hidden_states],
+        [torch.cat(layer) for layer in zip(*(t.hidden for t in teacher), strict=True)],
         [h[s_at] for h in learned.hidden_states],
         cfg.dcd_temperature,
         cfg.dcd_l1_weight,
     )
     loss.backward()
-    return loss.item(), int(student["attention_mask"].sum()), int(teacher["attention_mask"].sum())
+    return loss.item(), int(student["attention_mask"].sum()), read
 
 
 def lr_factor(step: int, total: int, cfg: LoRAConfig) -> float:
@@ -437,6 +506,7 @@ def train_adapter(
     checkpoint: Path | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
     init: Path | None = None,
+    teacher_cache_bytes: float = TEACHER_CACHE_BYTES,
 ) -> dict:
     """Train one adapter and save it into `folder` (`trained_adapter` stages it); returns the training log.
 
@@ -445,7 +515,8 @@ def train_adapter(
     log's `steps` says where. Its time is inside the log's `seconds`: the caller takes it out.
     With `checkpoint`, the state is saved there every `checkpoint_every` steps and a saved one is
     resumed from, with the same result as an uninterrupted run; the log's `resumed_at` says where.
-    With `init` (a saved adapter of the same config), training starts from its weights.
+    With `init` (a saved adapter of the same config), training starts from its weights. Deep context
+    distillation keeps up to `teacher_cache_bytes` of its teacher's outputs (`cache_teacher`).
     """
     from peft import get_peft_model, set_peft_model_state_dict
     from safetensors.torch import load_file
@@ -471,16 +542,22 @@ def train_adapter(
     try:
         started = time.perf_counter() - state.seconds
         peft_model.train()
+        taught: dict[int, Taught] = {}
+        if cfg.objective == "dcd":
+            taught, read = cache_teacher(peft_model, examples, pad_id, model.device, cfg, teacher_cache_bytes)
+            state.teacher_tokens += read
         with tqdm(total=total, initial=state.step, desc="lora train", unit="step") as bar:
             while state.step < total:
                 index = state.step % per_epoch
                 if index == 0 and state.step > resumed_at:
                     perm = next(orders)
-                batch = [examples[i] for i in perm[index * cfg.batch_size : (index + 1) * cfg.batch_size]]
+                picked = perm[index * cfg.batch_size : (index + 1) * cfg.batch_size]
+                batch = [examples[i] for i in picked]
                 for group in optimizer.param_groups:
                     group["lr"] = cfg.lr * lr_factor(state.step, total, cfg)
                 if cfg.objective == "dcd":
-                    loss, tokens, read = distill_batch(peft_model, batch, pad_id, model.device, cfg)
+                    known = [taught.get(i) for i in picked]
+                    loss, tokens, read = distill_batch(peft_model, batch, pad_id, model.device, cfg, known)
                     state.teacher_tokens += read
                 else:
                     groups, checkpointing = row_groups(batch, vocab_size, budget)
@@ -511,6 +588,7 @@ def train_adapter(
         log["precision"] = cfg.precision
         if cfg.objective == "dcd":
             log["teacher_tokens"] = state.teacher_tokens
+            log["teacher_cached"] = len(taught)  # examples whose teacher outputs were computed once
         if resumed_at:
             log["resumed_at"] = resumed_at
         if checkpointed:  # steps (since any resume) that kept to the memory cap by recomputing activations

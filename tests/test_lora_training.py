@@ -130,6 +130,49 @@ def test_dcd_trains_the_adapter_toward_the_teacher_and_counts_the_teacher(tiny_m
     assert any(t.abs().sum() > 0 for t in lora_b)  # B starts at zero: the adapter moved
 
 
+def test_dcd_teacher_taught_once_trains_as_the_teacher_taught_every_step(tiny_model, corpus, tmp_path):
+    cfg = make_memory("dcd", {"rank": 4, "max_steps": 6, "batch_size": 3, "lr": 1e-2}, seed=0).config
+    examples = make_examples(corpus, tiny_model, cfg)
+    every = train_adapter(tiny_model, examples, cfg, tmp_path / "every", teacher_cache_bytes=0)
+    once = train_adapter(tiny_model, examples, cfg, tmp_path / "once")
+    assert every["teacher_cached"] == 0 and once["teacher_cached"] == len(examples)
+    # six steps of three rows: the teacher reads each example's context once instead of three times
+    assert once["teacher_tokens"] * 3 == every["teacher_tokens"] and once["tokens"] == every["tokens"]
+    assert once["losses"] == pytest.approx(every["losses"], rel=1e-4)
+    a, b = _weights(tmp_path / "every"), _weights(tmp_path / "once")
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    part = train_adapter(tiny_model, examples, cfg, tmp_path / "part", teacher_cache_bytes=1)
+    assert part["teacher_cached"] == 0  # not even one example's outputs fit: every batch teaches
+
+
+def test_dcd_resumes_to_the_uninterrupted_result(tiny_model, corpus, tmp_path):
+    cfg = make_memory("dcd", {"rank": 4, "max_steps": 6, "batch_size": 2, "lr": 1e-2}, seed=0).config
+    examples = make_examples(corpus, tiny_model, cfg)
+    whole = train_adapter(tiny_model, examples, cfg, tmp_path / "whole")
+
+    def die_at_3(step: int, tokens: int, model) -> bool:
+        if step == 3:
+            raise Killed
+        return False
+
+    checkpoint = tmp_path / "dcd.checkpoint.pt"
+    with pytest.raises(Killed):
+        train_adapter(tiny_model, examples, cfg, tmp_path / "stopped", die_at_3, checkpoint, checkpoint_every=2)
+    resumed = train_adapter(tiny_model, examples, cfg, tmp_path / "resumed", checkpoint=checkpoint, checkpoint_every=2)
+    assert resumed["resumed_at"] == 2 and resumed["losses"] == whole["losses"]
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "resumed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_teacher_that_drops_out_is_taught_every_step(tiny_model):
+    from baselines.lora import teacher_is_fixed
+
+    assert teacher_is_fixed(tiny_model.model)
+    noisy = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1))
+    assert not teacher_is_fixed(noisy)
+    assert teacher_is_fixed(torch.nn.ModuleDict({"lora_dropout": torch.nn.Dropout(0.1)}))  # the adapter's own
+
+
 def test_the_study_profile_trains_as_the_study_code_does(tiny_model, corpus, tmp_path, monkeypatch):
     """What the trainer hands torch and peft under `profile: study`, against the study's own
     objects: AdamW(lr) with torch's default decay, CosineAnnealingLR(T_max=steps, eta_min=0) stepped
