@@ -368,11 +368,19 @@ class Taught:
 def teach(
     peft_model: Any, batch: Sequence[Example], pad_id: int, device: Any, cfg: LoRAConfig
 ) -> tuple[list[Taught], int]:
-    """The teacher (the adapter off, each example's context read first) on a batch: its outputs at
-    each example's learned tokens, and the tokens it read."""
+    """The teacher on a batch: its outputs at each example's learned tokens, and the tokens it read.
+
+    The teacher is the model with the adapter off, reading each example's context first, in eval
+    mode as the study's trainer keeps it (src/trainers/dcd_trainer.py: `teacher_model.eval()`),
+    so it drops nothing out and its outputs never change."""
     teacher = collate([replace(e, prompt_ids=e.context_ids + e.prompt_ids) for e in batch], pad_id, device)
-    with torch.no_grad(), peft_model.disable_adapter(), forward_precision(device, cfg.precision):
-        out = peft_model(teacher["input_ids"], attention_mask=teacher["attention_mask"], output_hidden_states=True)
+    training = peft_model.training
+    peft_model.eval()
+    try:
+        with torch.no_grad(), peft_model.disable_adapter(), forward_precision(device, cfg.precision):
+            out = peft_model(teacher["input_ids"], attention_mask=teacher["attention_mask"], output_hidden_states=True)
+    finally:
+        peft_model.train(training)
     at = teacher["labels"] != -100
     taught = [
         Taught(out.logits[row][at[row]], [h[row][at[row]] for h in out.hidden_states])  # indexing copies
@@ -381,28 +389,16 @@ def teach(
     return taught, int(teacher["attention_mask"].sum())
 
 
-def teacher_is_fixed(model: torch.nn.Module) -> bool:
-    """Whether the teacher gives the same outputs at every step: the base model drops nothing out in
-    training (the adapter, the only part that trains, is off while it teaches)."""
-    if getattr(getattr(model, "config", None), "attention_dropout", 0.0):
-        return False
-    return not any(
-        isinstance(m, torch.nn.Dropout) and m.p > 0 and "lora_" not in name for name, m in model.named_modules()
-    )
-
-
 def cache_teacher(
     peft_model: Any, examples: Sequence[Example], pad_id: int, device: Any, cfg: LoRAConfig, limit: float
 ) -> tuple[dict[int, Taught], int]:
     """The teacher's outputs for the first examples that fit in `limit` bytes, each read alone (no
     padding, so the same whatever batch it lands in), and the tokens it read. The study's trainer
-    (src/trainers/dcd_trainer.py) recomputes them every step; a frozen teacher without dropout gives
-    the same numbers, so computing them once cuts a step to about a next-token step's cost."""
+    recomputes them every step; its frozen teacher in eval mode gives the same numbers each time,
+    so computing them once cuts a step to about a next-token step's cost."""
     cached: dict[int, Taught] = {}
-    if limit <= 0 or not teacher_is_fixed(peft_model):
-        return cached, 0
     used, read = 0, 0
-    for i in tqdm(range(len(examples)), desc="dcd teacher", unit="example", leave=False):
+    for i in tqdm(range(len(examples) if limit > 0 else 0), desc="dcd teacher", unit="example", leave=False):
         [taught], tokens = teach(peft_model, [examples[i]], pad_id, device, cfg)
         if used + taught.bytes > limit:
             break

@@ -164,13 +164,32 @@ def test_dcd_resumes_to_the_uninterrupted_result(tiny_model, corpus, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_a_teacher_that_drops_out_is_taught_every_step(tiny_model):
-    from baselines.lora import teacher_is_fixed
+def test_the_dcd_teacher_drops_nothing_out_while_the_student_trains(tiny_model, corpus):
+    """The study's trainer keeps its teacher in eval mode: with the base model's attention dropout on,
+    the teacher still gives the same outputs every time, and the student is back in training after."""
+    from peft import get_peft_model
 
-    assert teacher_is_fixed(tiny_model.model)
-    noisy = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1))
-    assert not teacher_is_fixed(noisy)
-    assert teacher_is_fixed(torch.nn.ModuleDict({"lora_dropout": torch.nn.Dropout(0.1)}))  # the adapter's own
+    from baselines.lora import peft_config, teach
+
+    cfg = make_memory("dcd", {"rank": 4}, seed=0).config
+    examples = make_examples(corpus, tiny_model, cfg)[:2]
+    pad_id = tiny_model.tokenizer.pad_token_id
+    attention = [m for m in tiny_model.model.modules() if hasattr(m, "attention_dropout")]
+    before = [m.attention_dropout for m in attention]
+    model = get_peft_model(tiny_model.model, peft_config(cfg, tiny_model.model))
+    try:
+        for m in attention:
+            m.attention_dropout = 0.5
+        model.train()
+        ids = torch.tensor([examples[0].prompt_ids + examples[0].target_ids])
+        assert not torch.equal(model(ids).logits, model(ids).logits)  # training drops out: the test can fail
+        first, _ = teach(model, examples, pad_id, "cpu", cfg)
+        second, _ = teach(model, examples, pad_id, "cpu", cfg)
+        assert model.training and all(torch.equal(a.logits, b.logits) for a, b in zip(first, second, strict=True))
+    finally:
+        for m, p in zip(attention, before, strict=True):
+            m.attention_dropout = p
+        model.unload()
 
 
 def test_the_study_profile_trains_as_the_study_code_does(tiny_model, corpus, tmp_path, monkeypatch):
