@@ -539,9 +539,11 @@ def train_adapter(
         started = time.perf_counter() - state.seconds
         peft_model.train()
         taught: dict[int, Taught] = {}
+        teaching = time.perf_counter()
         if cfg.objective == "dcd":
             taught, read = cache_teacher(peft_model, examples, pad_id, model.device, cfg, teacher_cache_bytes)
             state.teacher_tokens += read
+        teaching = time.perf_counter() - teaching
         with tqdm(total=total, initial=state.step, desc="lora train", unit="step") as bar:
             while state.step < total:
                 index = state.step % per_epoch
@@ -585,6 +587,7 @@ def train_adapter(
         if cfg.objective == "dcd":
             log["teacher_tokens"] = state.teacher_tokens
             log["teacher_cached"] = len(taught)  # examples whose teacher outputs were computed once
+            log["teacher_seconds"] = teaching  # computing them, inside `seconds`
         if resumed_at:
             log["resumed_at"] = resumed_at
         if checkpointed:  # steps (since any resume) that kept to the memory cap by recomputing activations

@@ -19,6 +19,7 @@ from bench.report.readme import refresh
 from bench.study.adapter_loading import evenly_spread
 from bench.study.perf import training
 from bench.study.perf.config import (
+    DISTILL,
     PAGES,
     PERF_PRESETS,
     Q15,
@@ -52,6 +53,7 @@ TINY = {
     "multilora_task": "kmb_tiny",
     "multilora_modules": 2,
     "multilora_fields": (("rank", 4), ("max_steps", 1)),
+    "distill_steps": 2,
 }
 
 
@@ -75,8 +77,12 @@ def test_perf_measures_everything_and_derives_every_ratio_and_target(tiny_perf):
                 "read_icl_16", "read_icl_32", "read_icl_64", "lora_lines_fp32", "lora_lines_bf16",
                 "peak_bf16", "read_none_flops", "read_rag_flops", "read_icl_16_flops", "read_icl_32_flops",
                 "read_icl_64_flops", "resident_peak", "lora_step", "lora_step_matmul",
-                "lora_step_matmul_speed"}  # fmt: skip
+                "lora_step_matmul_speed", "distill_ntp", "distill_every", "distill_once"}  # fmt: skip
     assert set(measures) == expected
+    # distillation: the same steps, the teacher computed once per line (timed apart) or run in every batch
+    every, once = measures["distill_every"]["details"], measures["distill_once"]["details"]
+    assert every["teacher_cached"] == 0 and once["teacher_cached"] > 0 and once["tokens"] == every["tokens"]
+    assert 0 < once["teacher_seconds"] < once["seconds"]
     # the profiled step: its matmuls took part of a step and did real work; every profiled second has a category
     step = measures["lora_step"]
     assert measures["lora_step_matmul"]["value"] > 0 and measures["lora_step_matmul_speed"]["value"] > 0
@@ -253,6 +259,7 @@ def test_presets_by_name_and_questions_spread():
         "reading": READING,
         "pages": PAGES,
         "training": TRAINING,
+        "distill": DISTILL,
     }
     assert Q15.read_task == Q15.multilora_task == "kmb_paperqa_longdoc" and Q15.read_questions == 30
     assert Q15.steps == ("reading", "multilora") and not targets_for(Q15) and Q15.icl_contexts == (WINDOW,)

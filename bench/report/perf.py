@@ -36,7 +36,12 @@ def note(measure: Mapping[str, Any]) -> str:
     """What a measure was taken on, from its details."""
     d = measure.get("details") or {}
     if "tokens" in d and "steps" in d:  # a training run
-        return f"{d['tokens']:,} tokens in {d['seconds']:.1f} s ({d['dtype']})"
+        taught = (
+            f"; teacher once for {d['teacher_cached']} lines: {d['teacher_seconds']:.1f} s"
+            if d.get("teacher_cached")
+            else ""
+        )
+        return f"{d['tokens']:,} tokens in {d['seconds']:.1f} s ({d['dtype']}){taught}"
     if "profiled_seconds_by_category" in d:  # the timed, then profiled, LoRA steps
         done = f"{d['tokens_per_step']:,} tokens a step; {d['profiled_steps']} steps timed, then as many profiled"
         return done + (

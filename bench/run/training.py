@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from baselines.lora import LoRAConfig, StepHook, adapter_footprint, make_examples, train_adapter
+from baselines.lora import (
+    TEACHER_CACHE_BYTES,
+    LoRAConfig,
+    StepHook,
+    adapter_footprint,
+    make_examples,
+    train_adapter,
+)
 from bench.core.memory import Corpus, LoadedModel
 from bench.model.adapters import bare_model
 from bench.parts.synth import internalize
@@ -26,15 +33,21 @@ def lora_config(fields: Mapping[str, Any], seed: int) -> LoRAConfig:
 
 
 def train_lora(
-    lm: LoadedModel, corpus: Corpus, fields: Mapping[str, Any], seed: int, folder: Path, on_step: StepHook | None = None
+    lm: LoadedModel,
+    corpus: Corpus,
+    fields: Mapping[str, Any],
+    seed: int,
+    folder: Path,
+    on_step: StepHook | None = None,
+    teacher_cache_bytes: float = TEACHER_CACHE_BYTES,
 ) -> dict[str, Any]:
     """Train a `lora` adapter with these config fields into `folder`; its training log
-    (`on_step`: see `baselines.lora.train_adapter`)."""
+    (`on_step`, `teacher_cache_bytes`: see `baselines.lora.train_adapter`)."""
     cfg = lora_config(fields, seed)
     with bare_model(lm):  # train on the bare model, as a run does
         training = internalize(corpus, cfg.format, cfg.generator, lm, cfg.seed)
         examples = make_examples(training, lm, cfg, source=corpus)
-        return train_adapter(lm, examples, cfg, folder, on_step)
+        return train_adapter(lm, examples, cfg, folder, on_step, teacher_cache_bytes=teacher_cache_bytes)
 
 
 def training_flops(log: Mapping[str, Any], n_params: int) -> float:

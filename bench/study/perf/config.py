@@ -17,7 +17,7 @@ from bench.harness.roles import task_roles
 
 Fields = tuple[tuple[str, Any], ...]  # config fields as pairs, so the frozen config stays hashable
 # The measurement steps after the peak (which always runs: it is cheap and gives every ratio its context).
-STEPS = ("lines", "pages", "precision", "profile", "reading", "multilora")
+STEPS = ("lines", "pages", "precision", "profile", "distill", "reading", "multilora")
 WINDOW = 0  # an ICL context size meaning "what the model's window leaves"
 READERS = ("none", "icl", "rag")  # the memories the reading step times, batched and (some) one at a time
 
@@ -57,6 +57,9 @@ class PerfConfig:
     # LoRA on the same lines under torch's profiler, this many steps after a warm-up step: where a
     # step's time goes (matmuls, attention, loss, optimizer, memory, the rest) and the matmuls' own speed
     profile_steps: int = 5
+    # deep context distillation on the same lines, this many steps each: its teacher run at every step
+    # (as the study's trainer does) and computed once per example, beside a next-token step
+    distill_steps: int = 4
     # reading: `read_questions` questions spread evenly over the task, closed book, with ICL at each
     # context size, with RAG
     read_task: str = ""
@@ -86,6 +89,7 @@ class PerfConfig:
         check(0.0 < self.target_score <= 1.0, "target_score must be in (0, 1]")
         check(min(self.pages_tokens, self.pages_batch, self.pages_steps) > 0, "pages sizes must be positive")
         check(self.profile_steps > 0, "profile_steps must be positive")
+        check(self.distill_steps > 0, "distill_steps must be positive")
         check(self.read_questions > 0, "read_questions must be positive")
         check(bool(self.icl_contexts) and min(self.icl_contexts) >= 0, "icl_contexts: token counts (0: the window)")
         check(len(self.icl_bounds) == len(self.icl_contexts), "give one bound per ICL context (0: no target)")
@@ -107,6 +111,7 @@ QUICK = PerfConfig(
     pages_steps=1,
     precision_steps=2,
     profile_steps=2,
+    distill_steps=2,
     read_questions=4,
     icl_contexts=(512, 1024, 2048),
     multilora_questions=8,
@@ -155,8 +160,11 @@ PAGES = PerfConfig(preset="pages", steps=("pages",))
 # Where a LoRA step's time goes (the profiled steps on lines) and the fp32/bf16 comparison beside
 # it: what limits LoRA's MFU, in a few minutes.
 TRAINING = PerfConfig(preset="training", steps=("precision", "profile"))
+# Deep context distillation's step with its teacher at every step and once per example, beside a
+# next-token step on the same lines: a few minutes.
+DISTILL = PerfConfig(preset="distill", steps=("distill",))
 
-PERF_PRESETS = by_name(PerfConfig(), QUICK, Q15, READING, PAGES, TRAINING)
+PERF_PRESETS = by_name(PerfConfig(), QUICK, Q15, READING, PAGES, TRAINING, DISTILL)
 
 
 def preset(name: str) -> PerfConfig:

@@ -123,6 +123,13 @@ def ratios_for(cfg: PerfConfig) -> list[Ratio]:
             "peak",
             "of peak",
         ),
+        Ratio(
+            "dcd_teacher_once_speedup",
+            "DCD step: teacher every step / once per example",
+            "distill_every",
+            "distill_once",
+        ),
+        Ratio("dcd_once_vs_ntp", "DCD step, teacher once / next-token step", "distill_once", "distill_ntp"),
         *icl,
         Ratio("read_rag_vs_none", "RAG / closed book, s/question", "read_rag", "read_none"),
         Ratio("batching_speedup", "one at a time / batched, closed book", "read_none_one_at_a_time", "read_none"),

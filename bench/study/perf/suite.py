@@ -28,7 +28,7 @@ from bench.study.perf.peak import Peak, measure_peak
 from bench.study.perf.profile import profile_step
 from bench.study.perf.quantities import Measure, peak_measure, ratio_rows, ratios_for, target_rows, targets_for
 from bench.study.perf.reading import multilora_measures, reading_measures
-from bench.study.perf.training import lines_measures, pages_measure, precision_measures
+from bench.study.perf.training import distill_measures, lines_measures, pages_measure, precision_measures
 
 log = logging.getLogger(__name__)
 SCHEMA = "kmbench-perf/1"
@@ -41,6 +41,7 @@ STEP_RUNS: Mapping[str, tuple[str, Step]] = MappingProxyType(
         "pages": ("LoRA on long pages", lambda lm, manager, cfg: [pages_measure(lm, manager, cfg)]),
         "precision": ("LoRA on PhoneBook lines in fp32 and bf16", precision_measures),
         "profile": ("where a LoRA step's time goes", profile_step),
+        "distill": ("deep context distillation's step, its teacher every step and once", distill_measures),
         "reading": ("reading: closed book, ICL, RAG, one at a time", reading_measures),
         "multilora": ("multi-LoRA loading", multilora_measures),
     }

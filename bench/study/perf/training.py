@@ -154,3 +154,31 @@ def pages_measure(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> Measure:
     per_page = log["tokens"] / (cfg.pages_batch * cfg.pages_steps)
     label = f"LoRA write, long pages ({cfg.pages_task}, ~{per_page:,.0f} tokens each)"
     return throughput("lora_pages", label, log, log["seconds"], lm)
+
+
+def distill_measures(lm: LoadedModel, manager: Any, cfg: PerfConfig) -> list[Measure]:
+    """Seconds a step on the lines task, `distill_steps` each: next-token LoRA, deep context
+    distillation with its teacher run at every step (as the study's trainer runs it), and with the
+    teacher's outputs computed once per example (what a run does; that pass is left out of the
+    steps and given in the details)."""
+    corpus = lines_corpus(manager, cfg)
+    fields = {**dict(cfg.lora_fields), "max_steps": cfg.distill_steps}
+    runs = [
+        ("distill_ntp", "next-token LoRA step, PhoneBook lines", {}, 0),
+        ("distill_every", "DCD step, its teacher run at every step", {"objective": "dcd"}, 0),
+        ("distill_once", "DCD step, its teacher computed once per example", {"objective": "dcd"}, None),
+    ]
+    measures = []
+    for name, label, objective, cache in runs:
+        with tempfile.TemporaryDirectory() as folder:
+            options = {} if cache is None else {"teacher_cache_bytes": cache}
+            log = train_lora(lm, corpus, {**fields, **objective}, cfg.seed, Path(folder), **options)
+        teaching = log.get("teacher_seconds", 0.0)
+        details = {key: log[key] for key in ("steps", "tokens", "teacher_tokens", "teacher_cached") if key in log}
+        details |= {
+            "seconds": log["seconds"],
+            "teacher_seconds": teaching,
+            "dtype": str(lm.model.dtype).removeprefix("torch."),
+        }
+        measures.append(Measure(name, label, (log["seconds"] - teaching) / log["steps"], "s/step", details))
+    return measures
