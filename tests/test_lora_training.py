@@ -23,23 +23,28 @@ def _weights(folder) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "adapter_model.safetensors"))
 
 
-def test_a_stopped_write_resumes_to_the_uninterrupted_result(tiny_model, corpus, tmp_path):
-    cfg = _config()
-    examples = make_examples(corpus, tiny_model, cfg)  # 6 lines at batch 2: the stop falls inside an epoch
-    whole = train_adapter(tiny_model, examples, cfg, tmp_path / "whole")
+def _stop_then_resume(model, examples, cfg: LoRAConfig, tmp_path, at: int) -> dict:
+    """Kills a write with checkpoints every 2 steps just before step `at`, then resumes it in `resumed/`."""
 
-    def die_at_5(step: int, tokens: int, model) -> bool:
-        if step == 5:
+    def die(step: int, tokens: int, model) -> bool:
+        if step == at:
             raise Killed
         return False
 
     checkpoint = tmp_path / "cell.checkpoint.pt"
     with pytest.raises(Killed):
-        train_adapter(tiny_model, examples, cfg, tmp_path / "stopped", die_at_5, checkpoint, checkpoint_every=2)
+        train_adapter(model, examples, cfg, tmp_path / "stopped", die, checkpoint, checkpoint_every=2)
     assert checkpoint.is_file()
-    assert not any(n.startswith("base_model") for n, _ in tiny_model.model.named_modules())  # peft took off
+    assert not any(n.startswith("base_model") for n, _ in model.model.named_modules())  # peft took off
     torch.manual_seed(12345)  # whatever the process did since, the resumed run restores its own RNG
-    resumed = train_adapter(tiny_model, examples, cfg, tmp_path / "resumed", checkpoint=checkpoint, checkpoint_every=2)
+    return train_adapter(model, examples, cfg, tmp_path / "resumed", checkpoint=checkpoint, checkpoint_every=2)
+
+
+def test_a_stopped_write_resumes_to_the_uninterrupted_result(tiny_model, corpus, tmp_path):
+    cfg = _config()
+    examples = make_examples(corpus, tiny_model, cfg)  # 6 lines at batch 2: the stop falls inside an epoch
+    whole = train_adapter(tiny_model, examples, cfg, tmp_path / "whole")
+    resumed = _stop_then_resume(tiny_model, examples, cfg, tmp_path, at=5)
 
     assert resumed["resumed_at"] == 4
     assert resumed["losses"] == whole["losses"] and resumed["tokens"] == whole["tokens"]
@@ -149,16 +154,7 @@ def test_dcd_resumes_to_the_uninterrupted_result(tiny_model, corpus, tmp_path):
     cfg = make_memory("dcd", {"rank": 4, "max_steps": 6, "batch_size": 2, "lr": 1e-2}, seed=0).config
     examples = make_examples(corpus, tiny_model, cfg)
     whole = train_adapter(tiny_model, examples, cfg, tmp_path / "whole")
-
-    def die_at_3(step: int, tokens: int, model) -> bool:
-        if step == 3:
-            raise Killed
-        return False
-
-    checkpoint = tmp_path / "dcd.checkpoint.pt"
-    with pytest.raises(Killed):
-        train_adapter(tiny_model, examples, cfg, tmp_path / "stopped", die_at_3, checkpoint, checkpoint_every=2)
-    resumed = train_adapter(tiny_model, examples, cfg, tmp_path / "resumed", checkpoint=checkpoint, checkpoint_every=2)
+    resumed = _stop_then_resume(tiny_model, examples, cfg, tmp_path, at=3)
     assert resumed["resumed_at"] == 2 and resumed["losses"] == whole["losses"]
     a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "resumed")
     assert all(torch.equal(a[k], b[k]) for k in a)
