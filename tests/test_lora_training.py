@@ -26,7 +26,7 @@ def _weights(folder) -> dict[str, torch.Tensor]:
 def _stop_then_resume(model, examples, cfg: LoRAConfig, tmp_path, at: int) -> dict:
     """Kills a write with checkpoints every 2 steps just before step `at`, then resumes it in `resumed/`."""
 
-    def die(step: int, tokens: int, model) -> bool:
+    def die(step: int, tokens: int, _model) -> bool:
         if step == at:
             raise Killed
         return False
