@@ -75,7 +75,9 @@ def test_the_study_presets_run_the_study_protocol(name):
         assert capacity == {8, 64} and not sweep.forgetting and {c.limit for c in cells} == {None}
         lora = [make_memory(c.memory, c.config, 0).config for c in cells if c.memory == "lora"]
         assert {(cfg.max_steps, cfg.batch_size, cfg.layout) for cfg in lora} == {(1500, 8, "user")}
-        assert {c.config["precision"] for c in cells if c.memory == "lora"} == {"fp32"}
+        # capacity cells in fp32 whatever the machine; PaperQA in 16-bit forwards, as the study's trainer runs it
+        precision = {(kind(c.tasks[0]), c.config["precision"]) for c in cells if c.memory == "lora"}
+        assert precision == {("kmb_phonebook", "fp32"), ("kmb_counterfact", "fp32"), ("kmb_paperqa", "bf16")}
     else:
         assert ranks == {2, 4} and q11 == {1, 2} and not sweep.forgetting
         capacity = [c for c in cells if kind(c.tasks[0]) in ("kmb_phonebook", "kmb_counterfact")]
